@@ -1,0 +1,3 @@
+from personalize.celery import app as celery_app
+
+__all__ = ["celery_app"]

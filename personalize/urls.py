@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from personalize import probes
+
+urlpatterns = [
+    path("healthz", probes.healthz, name="healthz"),
+    path("readyz", probes.readyz, name="readyz"),
+    path("api/v1/", include("personalize.events.urls")),
+    path("api/v1/", include("personalize.catalog.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("demo/", include("personalize.demo.urls")),
+    path("admin/", admin.site.urls),
+    path("", include("personalize.dashboard.urls")),
+]

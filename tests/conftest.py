@@ -1,0 +1,82 @@
+"""The fixed cast: Alice owns `shop`, Bob is a member of it, Charlie owns `other_shop`.
+
+Every endpoint gets a cross-tenant test with these: Charlie's user or keys must see a 404.
+"""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from personalize.celery import app as celery_app
+from personalize.shops.models import Membership
+from personalize.shops.services import create_shop, forget_cached_site_keys, issue_secret_key
+from tests.factories import make_user
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _celery_runs_inline():
+    """Unit tests run tasks inline; tests marked `worker` start a real worker instead."""
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    cache.clear()
+    forget_cached_site_keys()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def alice(db):
+    return make_user("alice@example.com")
+
+
+@pytest.fixture
+def bob(db):
+    return make_user("bob@example.com")
+
+
+@pytest.fixture
+def charlie(db):
+    return make_user("charlie@example.com")
+
+
+@pytest.fixture
+def shop(alice, bob):
+    shop = create_shop(name="Alice's Shop", domains=["alice-shop.example"], owner=alice, currency="GBP")
+    Membership.objects.create(shop=shop, user=bob, role=Membership.MEMBER)
+    return shop
+
+
+@pytest.fixture
+def other_shop(charlie):
+    return create_shop(name="Charlie's Shop", domains=["charlie-shop.example"], owner=charlie)
+
+
+@pytest.fixture
+def secret_key(shop):
+    return issue_secret_key(shop=shop, label="tests")[1]
+
+
+@pytest.fixture
+def other_secret_key(other_shop):
+    return issue_secret_key(shop=other_shop, label="tests")[1]
+
+
+@pytest.fixture
+def api(secret_key):
+    """An API client carrying Alice's shop's secret key."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret_key}")
+    return client
+
+
+@pytest.fixture
+def other_api(other_secret_key):
+    """An API client carrying Charlie's shop's secret key."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {other_secret_key}")
+    return client
