@@ -1,1 +1,35 @@
-urlpatterns = []
+"""Accounts and the merchant dashboard; included at the site root."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from personalize.dashboard import forms, views
+
+app_name = "dashboard"
+
+shop = "dashboard/shops/<int:shop_id>/"
+
+urlpatterns = [
+    path("signup/", views.signup, name="signup"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            authentication_form=forms.EmailAuthenticationForm, redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    # POST only (Django 5): a link or an image tag cannot log a merchant out.
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("dashboard/", views.home, name="home"),
+    path("dashboard/shops/new/", views.shop_create, name="shop_create"),
+    path(shop, views.shop_home, name="shop_home"),
+    path(shop + "settings/", views.shop_settings, name="shop_settings"),
+    path(shop + "settings/keys/new/", views.key_create, name="key_create"),
+    path(shop + "settings/keys/<int:key_id>/rotate/", views.key_rotate, name="key_rotate"),
+    path(shop + "settings/keys/<int:key_id>/revoke/", views.key_revoke, name="key_revoke"),
+    path(shop + "settings/members/add/", views.member_add, name="member_add"),
+    path(shop + "settings/members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
+    path(shop + "settings/members/<int:membership_id>/role/", views.member_role, name="member_role"),
+    path(shop + "catalog/", views.catalog, name="catalog"),
+    path(shop + "catalog/imports/<int:import_id>.json", views.import_status, name="import_status"),
+]

@@ -4,11 +4,6 @@ from django.db import models
 
 from personalize.shops.models import ShopOwned
 
-EVENT_TYPES = (
-    "page_view", "product_view", "add_to_cart", "remove_from_cart", "purchase", "search", "identify",
-    "rec_impression", "rec_click", "campaign_impression", "campaign_click", "campaign_close", "custom",
-)
-
 
 class Visitor(ShopOwned):
     visitor_id = models.CharField(max_length=64)

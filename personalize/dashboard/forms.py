@@ -1,0 +1,160 @@
+"""Dashboard forms. Validation lives here; the writes are in the services."""
+
+import re
+
+from django import forms
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import URLValidator
+
+from personalize.shops.models import Membership
+from personalize.shops.services import DomainError, normalize_domain
+
+# Offered as suggestions; any ISO 4217 code is accepted.
+COMMON_CURRENCIES = ["USD", "EUR", "GBP", "CAD", "AUD", "JPY", "CHF", "SEK", "NOK", "DKK", "PLN", "INR", "BRL"]
+USERNAME_MAX_LENGTH = 150
+
+
+def split_domains(text: str) -> list[str]:
+    """One domain per line (commas and spaces also separate them)."""
+    return [part for part in re.split(r"[\s,]+", text) if part]
+
+
+class SignupForm(forms.Form):
+    email = forms.EmailField(
+        max_length=USERNAME_MAX_LENGTH,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+    password = forms.CharField(
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if get_user_model().objects.filter(username=email).exists():
+            raise forms.ValidationError("An account with this email already exists. Log in instead.")
+        return email
+
+    def clean(self):
+        cleaned = super().clean()
+        email, password = cleaned.get("email"), cleaned.get("password")
+        if email and password:
+            # An unsaved user, so the similarity validator compares the password with the email.
+            candidate = get_user_model()(username=email, email=email)
+            try:
+                password_validation.validate_password(password, user=candidate)
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return cleaned
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    """Django's login form, asking for the email that sign-up stored (lower-cased) as the username."""
+
+    username = forms.CharField(
+        label="Email",
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That email and password do not match an account.",
+    }
+
+    def clean_username(self) -> str:
+        return self.cleaned_data["username"].strip().lower()
+
+
+class CurrencyField(forms.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 3)
+        kwargs.setdefault("min_length", 3)
+        kwargs.setdefault("help_text", "A three-letter ISO 4217 code, e.g. USD, EUR, GBP.")
+        kwargs.setdefault("widget", forms.TextInput(attrs={"list": "currency-codes", "autocomplete": "off"}))
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value).strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            raise forms.ValidationError("Enter a three-letter currency code, e.g. USD.")
+        return value
+
+
+class DomainsField(forms.CharField):
+    """A textarea of domains, one per line; cleans to a list of raw entries that all normalize."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}))
+        kwargs.setdefault(
+            "help_text",
+            "One per line, e.g. shop.example.com. A domain also allows its subdomains. "
+            "Use localhost while developing.",
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        domains = split_domains(super().clean(value))
+        if not domains:
+            raise forms.ValidationError("Enter at least one domain.")
+        bad = []
+        for domain in domains:
+            try:
+                normalize_domain(domain)
+            except DomainError as exc:
+                bad.append(str(exc))
+        if bad:
+            raise forms.ValidationError(bad)
+        return domains
+
+
+class ShopForm(forms.Form):
+    name = forms.CharField(max_length=200, label="Shop name")
+    domains = DomainsField(label="Store domains")
+    currency = CurrencyField(initial="USD")
+
+
+class ShopSettingsForm(forms.Form):
+    domains = DomainsField(label="Allowed domains")
+    currency = CurrencyField()
+
+
+class SecretKeyForm(forms.Form):
+    label = forms.CharField(
+        max_length=100, required=False, help_text="Where the key is used, e.g. 'nightly catalog sync'."
+    )
+
+
+class MemberAddForm(forms.Form):
+    email = forms.EmailField(help_text="They need an account here first: ask them to sign up.")
+    role = forms.ChoiceField(choices=Membership.ROLES, initial=Membership.MEMBER)
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Membership.ROLES)
+
+
+class FeedImportForm(forms.Form):
+    file = forms.FileField(
+        required=False,
+        label="Feed file",
+        help_text="CSV (product_id, title, url, image_url, price, currency, categories, brand, tags, "
+        "in_stock) or Google Shopping XML.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xml,.tsv,.txt,.gz,text/csv,application/xml"}),
+    )
+    url = forms.URLField(
+        required=False,
+        label="…or feed URL",
+        assume_scheme="https",
+        max_length=2048,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="A public http(s) address of a CSV or Google Shopping XML feed.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        has_file, has_url = bool(cleaned.get("file")), bool(cleaned.get("url"))
+        if not self.errors and has_file == has_url:
+            message = "Choose a file or enter a URL, not both." if has_file else "Choose a file or enter a URL."
+            raise forms.ValidationError(message)
+        return cleaned

@@ -1,0 +1,234 @@
+"""Storing what shoppers did: event batches, orders, visitors; export and erasure."""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
+
+from personalize.events.bulk import insert_rows
+from personalize.events.models import Event, Order, OrderLine, Visitor
+from personalize.events.validation import validate_event
+from personalize.shops.models import Shop
+
+# A visitor row is refreshed at most this often; last_seen is accurate to this.
+VISITOR_TOUCH_SECONDS = 300
+
+
+@dataclass
+class CollectResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+@dataclass
+class OrderIn:
+    order_id: str
+    revenue: Decimal
+    ts: datetime
+    lines: list[dict]  # [{product_id, quantity, price}]
+    visitor_id: str = ""
+    customer_id: str = ""
+    currency: str = ""
+
+
+def record_events(*, shop: Shop, batch: list, received_at: datetime | None = None) -> CollectResult:
+    """Validate and store a snippet batch; each event is stored at most once per shop.
+
+    Bad events are reported one by one and the good ones kept. The whole batch is one transaction
+    with a constant number of queries, whatever its size.
+    """
+    now = received_at or timezone.now()
+    result = CollectResult()
+    skew = timedelta(seconds=settings.PZ_MAX_CLOCK_SKEW_SECONDS)
+    valid: dict[uuid.UUID, dict] = {}
+    for index, raw in enumerate(batch):
+        event, errors = validate_event(raw, now=now, max_skew=skew,
+                                       properties_max_bytes=settings.PZ_PROPERTIES_MAX_BYTES)
+        if errors:
+            event_id = raw.get("event_id") if isinstance(raw, dict) else None
+            result.rejected.append({
+                "index": index, "event_id": event_id if isinstance(event_id, str) else None, "errors": errors,
+            })
+        elif event["event_id"] in valid:
+            result.duplicates += 1  # the same event twice in one batch
+        else:
+            event["ts"] = event["ts"] or now
+            valid[event["event_id"]] = event
+    if not valid:
+        return result
+
+    events = list(valid.values())
+    _derive_sessions(shop, events)
+    rows = [_event_row(shop, event, now) for event in events]
+    with transaction.atomic():
+        _relax_commit_durability()
+        stored = {event_id for (event_id,) in insert_rows(
+            Event, rows, conflict=("shop_id", "event_id"), returning=("event_id",))}
+        new_events = [e for e in events if e["event_id"] in stored]
+        purchases = [e for e in new_events if e["type"] == "purchase"]
+        if purchases:
+            record_orders(shop=shop, orders=[_order_from_event(e) for e in purchases], source="event")
+        _touch_visitors(shop, new_events)
+    result.accepted = len(stored)
+    result.duplicates += len(events) - len(stored)
+    return result
+
+
+def record_orders(*, shop: Shop, orders: list[OrderIn], source: str, merge_lines: bool = False) -> set[str]:
+    """Store orders; an order counts once per shop however often it is sent. Returns the new order ids.
+
+    With merge_lines (history imports, where rows sharing an order_id are the lines of one order and
+    the caller guarantees each line is new), lines of an existing order are added to it.
+    """
+    by_id: dict[str, OrderIn] = {}
+    for order in orders:
+        known = by_id.get(order.order_id)
+        if known is None:
+            by_id[order.order_id] = order
+        elif merge_lines:
+            known.lines.extend(order.lines)
+            known.revenue += order.revenue
+    rows = [{
+        "shop_id": shop.id, "order_id": o.order_id, "visitor_id": o.visitor_id, "customer_id": o.customer_id,
+        "revenue": o.revenue, "currency": o.currency, "ts": o.ts, "source": source,
+        "created_at": timezone.now(),
+    } for o in by_id.values()]
+    stored = insert_rows(
+        Order, rows, conflict=("shop_id", "order_id"), returning=("id", "order_id"),
+        on_conflict_set="revenue = t.revenue + excluded.revenue" if merge_lines else "",
+    )
+    OrderLine.objects.bulk_create([
+        OrderLine(shop=shop, order_id=pk, product_id=line["product_id"], quantity=line["quantity"],
+                  price=line["price"])
+        for pk, order_id in stored for line in by_id[order_id].lines
+    ], batch_size=5000)
+    return {order_id for _, order_id in stored}
+
+
+def _event_row(shop: Shop, event: dict, now: datetime) -> dict:
+    row = {"shop_id": shop.id, "received_at": now}
+    row.update(event)
+    return row
+
+
+def _order_from_event(event: dict) -> OrderIn:
+    return OrderIn(
+        order_id=event["order_id"], revenue=event["revenue"] or Decimal(0), ts=event["ts"],
+        lines=[dict(line) for line in event["items"]], visitor_id=event["visitor_id"],
+        customer_id=event["customer_id"], currency=event["currency"],
+    )
+
+
+def _relax_commit_durability() -> None:
+    """Events are analytics: on a PostgreSQL crash we may lose the last few hundred ms of them
+    (never corrupt anything), and in exchange a commit does not wait for the disk."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def _session_cache_key(shop: Shop, visitor_id: str) -> str:
+    return f"sess:{shop.id}:{visitor_id}"
+
+
+def _derive_sessions(shop: Shop, events: list[dict]) -> None:
+    """Give events that came without a session_id the visitor's current one (30 min idle rule)."""
+    missing = [e for e in events if not e["session_id"]]
+    if not missing:
+        return
+    idle = settings.PZ_SESSION_IDLE_SECONDS
+    keys = {_session_cache_key(shop, e["visitor_id"]) for e in missing}
+    state = cache.get_many(keys)
+    for event in sorted(missing, key=lambda e: e["ts"]):
+        key = _session_cache_key(shop, event["visitor_id"])
+        ts = event["ts"].timestamp()
+        current = state.get(key)
+        if current is None or abs(ts - current[1]) > idle:
+            current = ["s-" + uuid.uuid4().hex, ts]
+        current[1] = max(current[1], ts)
+        state[key] = current
+        event["session_id"] = current[0]
+    cache.set_many({k: state[k] for k in keys}, timeout=idle)
+
+
+def _touch_visitors(shop: Shop, events: list[dict]) -> None:
+    """Upsert the batch's visitors (first/last seen, customer id from identify), skipping the ones
+    refreshed in the last few minutes whose customer id did not change."""
+    latest: dict[str, dict] = {}
+    for event in events:
+        seen = latest.setdefault(event["visitor_id"], {"first": event["ts"], "last": event["ts"], "customer": ""})
+        seen["first"] = min(seen["first"], event["ts"])
+        seen["last"] = max(seen["last"], event["ts"])
+        seen["customer"] = event["customer_id"] or seen["customer"]
+    cache_keys = {f"vis:{shop.id}:{v}": v for v in latest}
+    fresh = cache.get_many(cache_keys)
+    rows = [
+        {"shop_id": shop.id, "visitor_id": v, "customer_id": seen["customer"],
+         "first_seen": seen["first"], "last_seen": seen["last"]}
+        for key, v in cache_keys.items()
+        for seen in (latest[v],)
+        if key not in fresh or (seen["customer"] and seen["customer"] != fresh[key])
+    ]
+    if not rows:
+        return
+    insert_rows(
+        Visitor, rows, conflict=("shop_id", "visitor_id"), returning=("id",),
+        on_conflict_set=(
+            "last_seen = CASE WHEN excluded.last_seen > t.last_seen THEN excluded.last_seen ELSE t.last_seen END, "
+            "first_seen = CASE WHEN excluded.first_seen < t.first_seen THEN excluded.first_seen ELSE t.first_seen END, "
+            "customer_id = CASE WHEN excluded.customer_id <> '' THEN excluded.customer_id ELSE t.customer_id END"
+        ),
+    )
+    transaction.on_commit(lambda: cache.set_many(
+        {f"vis:{shop.id}:{r['visitor_id']}": r["customer_id"] or fresh.get(f"vis:{shop.id}:{r['visitor_id']}", "")
+         for r in rows},
+        timeout=VISITOR_TOUCH_SECONDS,
+    ))
+
+
+def export_visitor(*, shop: Shop, visitor_id: str) -> dict | None:
+    """Everything stored about one visitor, or None when nothing is."""
+    visitor = Visitor.objects.for_shop(shop).filter(visitor_id=visitor_id).first()
+    events = list(Event.objects.for_shop(shop).filter(visitor_id=visitor_id).order_by("ts", "id").values(
+        "event_id", "type", "ts", "received_at", "session_id", "customer_id", "url", "referrer", "product_id",
+        "quantity", "price", "currency", "order_id", "revenue", "items", "query", "rec_id", "campaign_id",
+        "properties",
+    ))
+    orders = list(
+        Order.objects.for_shop(shop).filter(visitor_id=visitor_id).prefetch_related("lines").order_by("ts")
+    )
+    if visitor is None and not events and not orders:
+        return None
+    return {
+        "visitor_id": visitor_id,
+        "customer_id": visitor.customer_id if visitor else "",
+        "first_seen": visitor.first_seen if visitor else None,
+        "last_seen": visitor.last_seen if visitor else None,
+        "events": events,
+        "orders": [{
+            "order_id": o.order_id, "revenue": o.revenue, "currency": o.currency, "ts": o.ts, "source": o.source,
+            "items": [{"product_id": li.product_id, "quantity": li.quantity, "price": li.price} for li in o.lines.all()],
+        } for o in orders],
+    }
+
+
+@transaction.atomic
+def erase_visitor(*, shop: Shop, visitor_id: str) -> dict | None:
+    """Delete a visitor's events and profile; their orders stay as anonymous sales, so revenue
+    totals do not change. None when nothing was stored about them."""
+    events, _ = Event.objects.for_shop(shop).filter(visitor_id=visitor_id).delete()
+    visitors, _ = Visitor.objects.for_shop(shop).filter(visitor_id=visitor_id).delete()
+    orders = Order.objects.for_shop(shop).filter(visitor_id=visitor_id).update(visitor_id="", customer_id="")
+    if not (events or visitors or orders):
+        return None
+    cache.delete_many([_session_cache_key(shop, visitor_id), f"vis:{shop.id}:{visitor_id}"])
+    return {"events_deleted": events, "profile_deleted": bool(visitors), "orders_anonymized": orders}

@@ -1,0 +1,276 @@
+"""Validation of one incoming event, field by field, with reasons a developer can act on.
+
+Plain Python on purpose: it runs for every event on the collect path and for every row of a
+history import, so it must be cheap. Output keys are the Event model's column names.
+"""
+
+import json
+import math
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+EVENT_TYPES = frozenset((
+    "page_view", "product_view", "add_to_cart", "remove_from_cart", "purchase", "search", "identify",
+    "rec_impression", "rec_click", "campaign_impression", "campaign_click", "campaign_close", "custom",
+))
+NEEDS_PRODUCT = frozenset(("product_view", "add_to_cart", "remove_from_cart", "rec_click"))
+NEEDS_REC = frozenset(("rec_impression", "rec_click"))
+NEEDS_CAMPAIGN = frozenset(("campaign_impression", "campaign_click", "campaign_close"))
+
+MAX_ITEMS = 500
+MAX_QUANTITY = 1_000_000
+MAX_AMOUNT = Decimal("1e11")
+# Epoch-ms values below this are almost surely seconds sent by mistake (it is 2001-09-09 in ms).
+MIN_EPOCH_MS = 1_000_000_000_000
+OLDEST_TS = datetime(2000, 1, 1, tzinfo=UTC)
+
+Errors = dict[str, list[str]]
+
+
+class _Invalid(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def _text(value, max_len: int, allow_number: bool = False) -> str:
+    if allow_number and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise _Invalid("must be a string")
+    if len(value) > max_len:
+        raise _Invalid(f"must be at most {max_len} characters")
+    _check_encodable(value)
+    return value
+
+
+def _check_encodable(value: str) -> None:
+    if "\x00" in value:
+        raise _Invalid("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates: bytes that were not UTF-8, or a broken \ud800 escape.
+        raise _Invalid("is not valid UTF-8 text") from None
+
+
+def _amount(value) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid("must be a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _Invalid("must be a finite number")
+    if value < 0:
+        raise _Invalid("must not be negative")
+    amount = Decimal(str(value))
+    if amount >= MAX_AMOUNT:
+        raise _Invalid("is too large")
+    return amount
+
+
+def _quantity(value) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid("must be an integer")
+    if not 0 < value <= MAX_QUANTITY:
+        raise _Invalid(f"must be between 1 and {MAX_QUANTITY}")
+    return value
+
+
+def parse_ts(value, now: datetime, max_skew: timedelta) -> datetime:
+    """ISO 8601 (naive means UTC) or epoch milliseconds -> an aware datetime."""
+    if isinstance(value, bool):
+        raise _Invalid("must be ISO 8601 text or epoch milliseconds")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise _Invalid("must be a finite number")
+        if value < MIN_EPOCH_MS:
+            raise _Invalid("is too small for epoch milliseconds (seconds sent?)")
+        try:
+            ts = datetime.fromtimestamp(value / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise _Invalid("is out of range") from None
+    elif isinstance(value, str):
+        try:
+            ts = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise _Invalid("must be ISO 8601 text or epoch milliseconds") from None
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=UTC)
+    else:
+        raise _Invalid("must be ISO 8601 text or epoch milliseconds")
+    if ts > now + max_skew:
+        raise _Invalid(f"is too far in the future (more than {int(max_skew.total_seconds() // 3600)} h ahead)")
+    if ts < OLDEST_TS:
+        raise _Invalid("is before the year 2000")
+    return ts
+
+
+def _items(value) -> list[dict]:
+    if not isinstance(value, list):
+        raise _Invalid("must be a list of {product_id, quantity, price}")
+    if not value or len(value) > MAX_ITEMS:
+        raise _Invalid(f"must hold between 1 and {MAX_ITEMS} items")
+    clean = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise _Invalid(f"item {i} must be an object")
+        try:
+            line = {"product_id": _text(item.get("product_id"), 128, True)}
+            line["quantity"] = _quantity(item["quantity"]) if item.get("quantity") is not None else 1
+            line["price"] = float(_amount(item["price"])) if item.get("price") is not None else None
+        except _Invalid as exc:
+            raise _Invalid(f"item {i}: {exc.reason}") from None
+        clean.append(line)
+    return clean
+
+
+def _properties(value, max_bytes: int) -> dict:
+    if not isinstance(value, dict):
+        raise _Invalid("must be an object")
+    try:
+        encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Invalid("is not valid UTF-8 text") from None
+    except (TypeError, ValueError):
+        raise _Invalid("must be plain JSON") from None
+    if len(encoded) > max_bytes:
+        raise _Invalid(f"must be at most {max_bytes // 1024} KB of JSON")
+    if b"\\u0000" in encoded:
+        raise _Invalid("must not contain NUL characters")
+    return value
+
+
+# (field, max length, whether a JSON number is accepted and kept as text)
+_TEXT_FIELDS = (
+    ("visitor_id", 64, False),
+    ("session_id", 64, False),
+    ("customer_id", 128, True),
+    ("url", 2048, False),
+    ("referrer", 2048, False),
+    ("product_id", 128, True),
+    ("order_id", 128, True),
+    ("query", 512, False),
+    ("rec_id", 64, False),
+    ("campaign_id", 64, True),
+)
+
+
+def validate_event(raw, *, now: datetime, max_skew: timedelta, properties_max_bytes: int
+                   ) -> tuple[dict | None, Errors]:
+    """(clean event, {}) or (None, {field: [reason]}). `now` is the server's receive time."""
+    if not isinstance(raw, dict):
+        return None, {"event": ["must be an object"]}
+    errors: Errors = {}
+    clean: dict = {}
+
+    def check(field, parse, *args):
+        value = raw.get(field)
+        if value is None:
+            return None
+        try:
+            return parse(value, *args)
+        except _Invalid as exc:
+            errors[field] = [exc.reason]
+            return None
+
+    event_id = raw.get("event_id")
+    if event_id is None:
+        errors["event_id"] = ["is required"]
+    else:
+        try:
+            clean["event_id"] = uuid.UUID(event_id) if isinstance(event_id, str) else None
+        except ValueError:
+            clean["event_id"] = None
+        if clean["event_id"] is None:
+            errors["event_id"] = ["must be a UUID"]
+
+    event_type = raw.get("type")
+    if event_type is None:
+        errors["type"] = ["is required"]
+    elif event_type not in EVENT_TYPES:
+        errors["type"] = [f"must be one of: {', '.join(sorted(EVENT_TYPES))}"]
+    clean["type"] = event_type
+
+    for field, max_len, allow_number in _TEXT_FIELDS:
+        clean[field] = check(field, _text, max_len, allow_number) or ""
+    if not clean["visitor_id"] and "visitor_id" not in errors:
+        errors["visitor_id"] = ["is required"]
+
+    clean["ts"] = check("ts", parse_ts, now, max_skew)
+    clean["quantity"] = check("quantity", _quantity)
+    clean["price"] = check("price", _amount)
+    clean["revenue"] = check("revenue", _amount)
+    currency = check("currency", _text, 3)
+    if currency and not (len(currency) == 3 and currency.isalpha() and currency.isascii()):
+        errors["currency"] = ["must be a 3-letter ISO 4217 code"]
+    clean["currency"] = (currency or "").upper()
+    clean["items"] = check("items", _items)
+    clean["properties"] = check("properties", _properties, properties_max_bytes)
+
+    def require(field):
+        if not clean[field] and field not in errors:
+            errors[field] = [f"is required for {event_type}"]
+
+    if event_type in NEEDS_PRODUCT:
+        require("product_id")
+    if event_type in NEEDS_REC:
+        require("rec_id")
+    if event_type in NEEDS_CAMPAIGN:
+        require("campaign_id")
+    if event_type == "search":
+        require("query")
+    if event_type == "identify":
+        require("customer_id")
+    if event_type == "purchase":
+        require("order_id")
+        if clean["items"] is None and "items" not in errors:
+            errors["items"] = ["is required for purchase"]
+        elif clean["revenue"] is None and clean["items"]:
+            clean["revenue"] = _lines_total(clean["items"])
+
+    return (None, errors) if errors else (clean, {})
+
+
+def validate_order(raw, *, now: datetime, max_skew: timedelta) -> tuple[dict | None, Errors]:
+    """A server-side order (POST /api/v1/orders): the purchase fields without the event envelope."""
+    if not isinstance(raw, dict):
+        return None, {"order": ["must be an object"]}
+    errors: Errors = {}
+    clean: dict = {}
+
+    def check(field, parse, *args):
+        value = raw.get(field)
+        if value is None:
+            return None
+        try:
+            return parse(value, *args)
+        except _Invalid as exc:
+            errors[field] = [exc.reason]
+            return None
+
+    clean["order_id"] = check("order_id", _text, 128, True) or ""
+    if not clean["order_id"] and "order_id" not in errors:
+        errors["order_id"] = ["is required"]
+    clean["visitor_id"] = check("visitor_id", _text, 64, False) or ""
+    clean["customer_id"] = check("customer_id", _text, 128, True) or ""
+    if not (clean["visitor_id"] or clean["customer_id"]) and not {"visitor_id", "customer_id"} & errors.keys():
+        errors["visitor_id"] = ["visitor_id or customer_id is required"]
+    clean["items"] = check("items", _items)
+    if clean["items"] is None and "items" not in errors:
+        errors["items"] = ["is required"]
+    clean["revenue"] = check("revenue", _amount)
+    currency = check("currency", _text, 3)
+    if currency and not (len(currency) == 3 and currency.isalpha() and currency.isascii()):
+        errors["currency"] = ["must be a 3-letter ISO 4217 code"]
+    clean["currency"] = (currency or "").upper()
+    clean["ts"] = check("ts", parse_ts, now, max_skew) or now
+    if errors:
+        return None, errors
+    if clean["revenue"] is None:
+        clean["revenue"] = _lines_total(clean["items"])
+    return clean, {}
+
+
+def _lines_total(items: list[dict]) -> Decimal:
+    return sum((Decimal(str(i["price"])) * i["quantity"] for i in items if i["price"] is not None), Decimal(0))
