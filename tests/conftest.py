@@ -80,3 +80,16 @@ def other_api(other_secret_key):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {other_secret_key}")
     return client
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """SQLite in WAL mode leaves -wal/-shm files beside the per-run test database."""
+    import os
+
+    from django.conf import settings
+
+    test_name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if test_name and settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(test_name + suffix):
+                os.remove(test_name + suffix)

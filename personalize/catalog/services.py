@@ -145,10 +145,9 @@ def _price(value) -> Decimal:
         raise _Invalid("must be a number")
     if value < 0:
         raise _Invalid("must not be negative")
-    value = value.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP)
     if value >= MAX_PRICE:
         raise _Invalid("is too large")
-    return value
+    return value.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP)
 
 
 def _currency(value) -> str:

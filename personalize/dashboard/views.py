@@ -16,6 +16,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from personalize.catalog.models import FeedImport, Product
+from personalize.catalog.services import FeedSourceError, start_feed_import
 from personalize.dashboard import forms
 from personalize.dashboard.services import (
     AccountExists,
@@ -101,7 +102,11 @@ def shop_create(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"{shop.name} is ready. Paste the tag below into your store.")
             return redirect("dashboard:shop_home", shop_id=shop.id)
     has_shops = shops_of(request.user).exists()
-    return render(request, "dashboard/shop_create.html", {"form": form, "has_shops": has_shops})
+    return render(
+        request,
+        "dashboard/shop_create.html",
+        {"form": form, "has_shops": has_shops, "currencies": forms.COMMON_CURRENCIES},
+    )
 
 
 @login_required
@@ -277,14 +282,23 @@ def _error_messages(errors) -> list[str]:
     return [str(errors)]
 
 
-def feed_import_summary(feed_import: FeedImport) -> dict:
+def feed_import_progress(feed_import: FeedImport) -> dict:
     """What the catalog page shows of an import, and what its progress endpoint answers."""
     rows = []
     for entry in feed_import.errors or []:
         entry = entry if isinstance(entry, dict) else {"errors": entry}
+        # CSV rows are numbered by line, XML ones by item.
+        if entry.get("line") is not None:
+            where = f"Line {entry['line']}"
+        elif entry.get("item") is not None:
+            where = f"Item {entry['item']}"
+        else:
+            where = ""
         rows.append(
             {
                 "line": entry.get("line"),
+                "item": entry.get("item"),
+                "where": where,
                 "product_id": entry.get("product_id") or "",
                 "messages": _error_messages(entry.get("errors", "")),
             }
@@ -314,17 +328,18 @@ def catalog(request: HttpRequest, shop_id: int) -> HttpResponse:
     shop, membership = access_shop(user=request.user, shop_id=shop_id)
     form = forms.FeedImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        # Imported late so the dashboard loads even before the catalog app grows its services.
-        from personalize.catalog.services import start_feed_import
-
-        feed_import = start_feed_import(
-            shop=shop,
-            uploaded_file=form.cleaned_data["file"] or None,
-            url=form.cleaned_data["url"] or None,
-            created_by=request.user,
-        )
-        messages.success(request, f"Import of {feed_import.source} started.")
-        return redirect("dashboard:catalog", shop_id=shop.id)
+        try:
+            feed_import = start_feed_import(
+                shop=shop,
+                uploaded_file=form.cleaned_data["file"] or None,
+                url=form.cleaned_data["url"] or None,
+                created_by=request.user,
+            )
+        except FeedSourceError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        else:
+            messages.success(request, f"Import of {feed_import.source} started.")
+            return redirect("dashboard:catalog", shop_id=shop.id)
     imports = FeedImport.objects.for_shop(shop).order_by("-created_at", "-id")[:RECENT_IMPORTS]
     return _shop_page(
         request,
@@ -334,7 +349,7 @@ def catalog(request: HttpRequest, shop_id: int) -> HttpResponse:
         "catalog",
         form=form,
         product_count=Product.objects.for_shop(shop).count(),
-        imports=[feed_import_summary(i) for i in imports],
+        imports=[dict(feed_import_progress(i), created_at_dt=i.created_at) for i in imports],
     )
 
 
@@ -343,6 +358,6 @@ def catalog(request: HttpRequest, shop_id: int) -> HttpResponse:
 def import_status(request: HttpRequest, shop_id: int, import_id: int) -> JsonResponse:
     shop, _ = access_shop(user=request.user, shop_id=shop_id)
     feed_import = get_for_shop_or_404(FeedImport, shop, pk=import_id)
-    response = JsonResponse(feed_import_summary(feed_import))
+    response = JsonResponse(feed_import_progress(feed_import))
     response["Cache-Control"] = "no-store"
     return response

@@ -35,7 +35,7 @@ class Command(BaseCommand):
         fileobj = None
         if scheme not in ("http", "https"):
             try:
-                fileobj = open(source, "rb")  # noqa: SIM115 - closed below
+                fileobj = open(source, "rb")  # closed in the finally below
             except OSError as exc:
                 raise CommandError(f"Cannot read {source}: {exc.strerror or exc}") from exc
         try:
