@@ -12,7 +12,10 @@ image_static="$app_var/static"
 # to that container's own image, so upgraded and old containers never mix their files.
 if [ "$var_dir" != "$app_var" ]; then
     mkdir -p "$var_dir" 2>/dev/null || true
-    if [ ! -e "$var_dir/static" ] && [ ! -L "$var_dir/static" ]; then
+    if [ ! -L "$var_dir/static" ]; then
+        # An empty directory there was made by settings.py (STATIC_ROOT.mkdir) in a process
+        # started without this script; rmdir leaves a non-empty one alone.
+        rmdir "$var_dir/static" 2>/dev/null || true
         # Another container starting at the same moment may win the race: that is fine.
         ln -s "$image_static" "$var_dir/static" 2>/dev/null || true
     fi

@@ -451,6 +451,44 @@ def built_app(tmp_path_factory):
     return app
 
 
+def run_entrypoint(app: Path, data: Path, *command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["sh", str(app / "docker" / "entrypoint.sh"), *command],
+        env=clean_env(PZ_VAR_DIR=str(data)),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_entrypoint_links_the_volume_static_dir_to_the_image(built_app, tmp_path):
+    data = tmp_path / "data"
+    result = run_entrypoint(built_app, data, "sh", "-c", "echo ran $0", "it")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ran it\n"
+    assert (data / "static").readlink() == built_app / "var" / "static"
+    # Run again (a restart, a second container): the link stays.
+    assert run_entrypoint(built_app, data, "true").returncode == 0
+    assert (data / "static" / "admin" / "css" / "base.css").is_file()
+
+
+def test_entrypoint_replaces_an_empty_static_dir_but_keeps_a_full_one(built_app, tmp_path):
+    empty, full = tmp_path / "empty", tmp_path / "full"
+    (empty / "static").mkdir(parents=True)
+    (full / "static").mkdir(parents=True)
+    (full / "static" / "old.css").write_text("body {}")
+    assert run_entrypoint(built_app, empty, "true").returncode == 0
+    assert (empty / "static").is_symlink()
+    result = run_entrypoint(built_app, full, "true")
+    assert result.returncode == 0
+    assert (full / "static" / "old.css").is_file()
+    assert "static files may be stale" in result.stderr
+
+
+def test_entrypoint_passes_the_exit_code_through(built_app, tmp_path):
+    assert run_entrypoint(built_app, tmp_path / "data", "sh", "-c", "exit 3").returncode == 3
+
+
 def run_healthcheck(port: int, env: dict[str, str]) -> subprocess.CompletedProcess:
     (healthcheck,) = runtime_stage_instructions("HEALTHCHECK")
     command = exec_form(healthcheck[healthcheck.index("CMD") + 3 :].strip())

@@ -17,7 +17,9 @@ MAX_UPSERT_BYTES = 16 * 1024 * 1024
 
 _ERROR = OpenApiResponse(description='{FIELD: [REASON]} or {"detail": REASON}')
 _PRODUCT_ID = OpenApiParameter(
-    "product_id", OpenApiTypes.STR, OpenApiParameter.PATH,
+    "product_id",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
     description="The merchant's product id, URL-encoded (it may contain '/', '.', spaces).",
 )
 
@@ -42,18 +44,26 @@ def _parse_bool_param(value: str) -> bool | None:
         summary="List products",
         description="The shop's products, ordered by product_id, paginated by page number.",
         parameters=[
-            OpenApiParameter("category", OpenApiTypes.STR, description=(
-                'A category path such as "Women > Dresses": matches products in it and in every category '
-                "below it."
-            )),
-            OpenApiParameter("in_stock", OpenApiTypes.BOOL, description="Only products in (or out of) stock."),
+            OpenApiParameter(
+                "category",
+                OpenApiTypes.STR,
+                description=(
+                    'A category path such as "Women > Dresses": matches products in it and in every category '
+                    "below it."
+                ),
+            ),
+            OpenApiParameter(
+                "in_stock", OpenApiTypes.BOOL, description="Only products in (or out of) stock."
+            ),
         ],
         responses={200: ProductSerializer(many=True), 400: _ERROR},
     ),
-    retrieve=extend_schema(summary="Get one product", parameters=[_PRODUCT_ID],
-                           responses={200: ProductSerializer, 404: _ERROR}),
-    destroy=extend_schema(summary="Delete one product", parameters=[_PRODUCT_ID],
-                          responses={204: None, 404: _ERROR}),
+    retrieve=extend_schema(
+        summary="Get one product", parameters=[_PRODUCT_ID], responses={200: ProductSerializer, 404: _ERROR}
+    ),
+    destroy=extend_schema(
+        summary="Delete one product", parameters=[_PRODUCT_ID], responses={204: None, 404: _ERROR}
+    ),
 )
 class ProductViewSet(ShopScopedViewSet):
     model = Product
@@ -102,16 +112,22 @@ class ProductViewSet(ShopScopedViewSet):
         except ValueError:
             length = 0
         if length > MAX_UPSERT_BYTES:
-            return Response({"products": [f"the body must be at most {MAX_UPSERT_BYTES // (1024 * 1024)} MB"]},
-                            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+            return Response(
+                {"products": [f"the body must be at most {MAX_UPSERT_BYTES // (1024 * 1024)} MB"]},
+                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
         rows = request.data
         if isinstance(rows, dict):
             rows = rows.get("products")
         if not isinstance(rows, list):
-            return Response({"products": ['expected a list of products, or {"products": [...]}']},
-                            status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                {"products": ['expected a list of products, or {"products": [...]}']},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         if len(rows) > max_rows:
-            return Response({"products": [f"at most {max_rows} products a call; this one has {len(rows)}"]},
-                            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+            return Response(
+                {"products": [f"at most {max_rows} products a call; this one has {len(rows)}"]},
+                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
         result = services.upsert_products(shop=self.shop, rows=rows)
         return Response(result.as_dict())

@@ -32,18 +32,46 @@ ATOM_NS = "{http://www.w3.org/2005/Atom}"
 ITEM_TAGS = frozenset(("item", f"{ATOM_NS}entry"))
 FEED_ROOTS = frozenset(("rss", "channel", "feed", "rdf"))
 
-PRODUCT_FIELDS = ("product_id", "title", "url", "image_url", "price", "currency", "categories", "brand",
-                  "tags", "in_stock", "attributes")
+PRODUCT_FIELDS = (
+    "product_id",
+    "title",
+    "url",
+    "image_url",
+    "price",
+    "currency",
+    "categories",
+    "brand",
+    "tags",
+    "in_stock",
+    "attributes",
+)
 # Other names merchants' exports give the same columns (compared lower-cased, '_' for ' ' and '-').
 CSV_ALIASES = {
-    "id": "product_id", "sku": "product_id", "name": "title", "link": "url", "image": "image_url",
-    "image_link": "image_url", "category": "categories", "product_type": "categories",
-    "availability": "in_stock", "tag": "tags",
+    "id": "product_id",
+    "sku": "product_id",
+    "name": "title",
+    "link": "url",
+    "image": "image_url",
+    "image_link": "image_url",
+    "category": "categories",
+    "product_type": "categories",
+    "availability": "in_stock",
+    "tag": "tags",
 }
 CSV_DELIMITERS = (",", "\t", ";", "|")
 # Google fields kept in `attributes` (besides custom_label_0..4).
-GOOGLE_ATTRIBUTES = ("color", "size", "gender", "age_group", "material", "pattern", "condition", "gtin",
-                     "mpn", "item_group_id")
+GOOGLE_ATTRIBUTES = (
+    "color",
+    "size",
+    "gender",
+    "age_group",
+    "material",
+    "pattern",
+    "condition",
+    "gtin",
+    "mpn",
+    "item_group_id",
+)
 _PRICE = re.compile(r"^\s*(?:([A-Za-z]{3})\s+)?([0-9][0-9.]*)\s*(?:([A-Za-z]{3}))?\s*$")
 
 
@@ -98,7 +126,10 @@ class FeedReader:
         try:
             head = stream.peek(1024)
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            raise FeedError(f"The gzip data is corrupt: {exc}") from exc
+            raise FeedError(f"The gzip data is corrupt or cut short: {exc}") from exc
+        if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:14].lower().startswith((b"<!doctype html", b"<html")):
+            # What a feed URL answers when it wants a login or has moved.
+            raise FeedError("This is an HTML page, not a feed")
         self.format = detect_format(head)
         self._stream = stream
 
@@ -204,7 +235,9 @@ def _xml_rows(stream: BinaryIO) -> Iterator[FeedRow]:
         for event, elem in iterparse(stream, events=("start", "end")):
             if event == "start":
                 if not stack and _local(elem.tag).lower() not in FEED_ROOTS:
-                    raise FeedError(f"This XML is not an RSS or Atom feed (it starts with <{_local(elem.tag)}>)")
+                    raise FeedError(
+                        f"This XML is not an RSS or Atom feed (it starts with <{_local(elem.tag)}>)"
+                    )
                 stack.append(elem)
                 continue
             stack.pop()
@@ -234,7 +267,7 @@ def _xml_item(item) -> dict:
         if not text:
             continue
         if tag.startswith(GOOGLE_NS):
-            google.setdefault(tag[len(GOOGLE_NS):], text)
+            google.setdefault(tag[len(GOOGLE_NS) :], text)
         else:
             plain.setdefault(_local(tag), text)
 
@@ -305,7 +338,9 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def open_url(url: str, *, timeout: float = 30, allow_private_hosts: bool = False) -> tuple[BinaryIO, int | None]:
+def open_url(
+    url: str, *, timeout: float = 30, allow_private_hosts: bool = False
+) -> tuple[BinaryIO, int | None]:
     """Open an http(s) feed URL: the response to read (and close) and its Content-Length, if sent.
 
     Private and loopback hosts are refused unless allowed (the import runs on the operator's

@@ -53,7 +53,9 @@ class FeedImport(ShopOwned):
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True, help_text="[{line, product_id, errors}], the first ones.")
+    errors = models.JSONField(
+        default=list, blank=True, help_text="[{line, product_id, errors}], the first ones."
+    )
     failure = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -51,14 +51,40 @@ _CURRENCY = re.compile(r"[A-Za-z]{3}")
 _TAG_SPLIT = re.compile(r"[,|]")
 _url_validator = URLValidator(schemes=["http", "https"])
 
-TRUE_WORDS = frozenset(("true", "1", "yes", "y", "in stock", "in_stock", "instock", "available",
-                        "available for order", "preorder", "backorder"))
-FALSE_WORDS = frozenset(("false", "0", "no", "n", "out of stock", "out_of_stock", "outofstock",
-                         "sold out", "discontinued"))
+TRUE_WORDS = frozenset(
+    (
+        "true",
+        "1",
+        "yes",
+        "y",
+        "in stock",
+        "in_stock",
+        "instock",
+        "available",
+        "available for order",
+        "preorder",
+        "backorder",
+    )
+)
+FALSE_WORDS = frozenset(
+    ("false", "0", "no", "n", "out of stock", "out_of_stock", "outofstock", "sold out", "discontinued")
+)
 
 # Columns an upsert overwrites; created_at is kept from the first insert.
-_UPSERT_FIELDS = ["title", "url", "image_url", "price", "currency", "categories", "category_path", "brand",
-                  "tags", "in_stock", "attributes", "updated_at"]
+_UPSERT_FIELDS = [
+    "title",
+    "url",
+    "image_url",
+    "price",
+    "currency",
+    "categories",
+    "category_path",
+    "brand",
+    "tags",
+    "in_stock",
+    "attributes",
+    "updated_at",
+]
 
 
 @dataclass
@@ -240,8 +266,16 @@ _FIELDS: list[tuple[str, Callable, bool]] = [
     ("in_stock", parse_bool, False),
     ("attributes", _attributes, False),
 ]
-_DEFAULTS = {"url": "", "image_url": "", "price": None, "categories": [], "brand": "", "tags": [],
-             "in_stock": True, "attributes": {}}
+_DEFAULTS = {
+    "url": "",
+    "image_url": "",
+    "price": None,
+    "categories": [],
+    "brand": "",
+    "tags": [],
+    "in_stock": True,
+    "attributes": {},
+}
 
 
 def clean_product(raw, *, default_currency: str) -> tuple[dict | None, Errors]:
@@ -304,7 +338,9 @@ def upsert_products(*, shop: Shop, rows: list[dict]) -> UpsertResult:
         return result
     with transaction.atomic():
         existing = set(
-            Product.objects.for_shop(shop).filter(product_id__in=list(products)).values_list("product_id", flat=True)
+            Product.objects.for_shop(shop)
+            .filter(product_id__in=list(products))
+            .values_list("product_id", flat=True)
         )
         Product.objects.bulk_create(
             list(products.values()),
@@ -327,7 +363,9 @@ def filter_products(*, shop: Shop, category: str | None = None, in_stock: bool |
     products = Product.objects.for_shop(shop)
     if category:
         path = normalize_category(category)
-        products = products.filter(Q(category_path=path) | Q(category_path__startswith=path + CATEGORY_SEPARATOR))
+        products = products.filter(
+            Q(category_path=path) | Q(category_path__startswith=path + CATEGORY_SEPARATOR)
+        )
     if in_stock is not None:
         products = products.filter(in_stock=in_stock)
     return products
@@ -361,8 +399,9 @@ def check_feed_url(url: str) -> str:
     return url
 
 
-def start_feed_import(*, shop: Shop, uploaded_file=None, url: str | None = None,
-                      created_by: AbstractBaseUser | None = None) -> FeedImport:
+def start_feed_import(
+    *, shop: Shop, uploaded_file=None, url: str | None = None, created_by: AbstractBaseUser | None = None
+) -> FeedImport:
     """Record an import of an uploaded file or a URL and queue it once this transaction commits."""
     from personalize.catalog.tasks import import_feed_task  # tasks imports this module
 
@@ -383,7 +422,16 @@ def start_feed_import(*, shop: Shop, uploaded_file=None, url: str | None = None,
     return feed_import
 
 
-_PROGRESS_FIELDS = ["format", "total_bytes", "bytes_read", "rows_read", "created", "updated", "rejected", "errors"]
+_PROGRESS_FIELDS = [
+    "format",
+    "total_bytes",
+    "bytes_read",
+    "rows_read",
+    "created",
+    "updated",
+    "rejected",
+    "errors",
+]
 
 
 def _batches(rows: Iterable, size: int) -> Iterator[list]:
@@ -392,8 +440,9 @@ def _batches(rows: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-def _open_feed_source(stack: ExitStack, feed_import: FeedImport, fileobj: BinaryIO | None,
-                      allow_private_hosts: bool) -> tuple[BinaryIO, int]:
+def _open_feed_source(
+    stack: ExitStack, feed_import: FeedImport, fileobj: BinaryIO | None, allow_private_hosts: bool
+) -> tuple[BinaryIO, int]:
     """The feed's raw bytes and their size (0 when unknown)."""
     if fileobj is not None:
         try:
@@ -426,9 +475,14 @@ def _describe_failure(exc: BaseException) -> str:
     return f"The import was interrupted ({type(exc).__name__})"
 
 
-def import_feed(*, shop: Shop, feed_import: FeedImport, fileobj: BinaryIO | None = None,
-                on_progress: Callable[[FeedImport], None] | None = None,
-                allow_private_hosts: bool | None = None) -> FeedImport:
+def import_feed(
+    *,
+    shop: Shop,
+    feed_import: FeedImport,
+    fileobj: BinaryIO | None = None,
+    on_progress: Callable[[FeedImport], None] | None = None,
+    allow_private_hosts: bool | None = None,
+) -> FeedImport:
     """Run one feed import to the end, in chunks of FEED_CHUNK_ROWS rows through upsert_products.
 
     Reads `fileobj` when given (the command's local file), else the import's stored file or URL.
@@ -493,8 +547,9 @@ def _import_chunk(shop: Shop, feed_import: FeedImport, chunk: list[feeds.FeedRow
     feed_import.rejected += len(rejected)
     room = FeedImport.MAX_STORED_ERRORS - len(feed_import.errors)
     for row, errors in rejected[: max(room, 0)]:
-        feed_import.errors.append({number_key: row.number, "product_id": _raw_product_id(row.data),
-                                   "errors": errors})
+        feed_import.errors.append(
+            {number_key: row.number, "product_id": _raw_product_id(row.data), "errors": errors}
+        )
 
 
 def feed_import_summary(feed_import: FeedImport, *, max_errors: int = SUMMARY_ERRORS) -> dict:

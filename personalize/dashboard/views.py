@@ -62,8 +62,8 @@ def _shop_page(request: HttpRequest, template: str, shop: Shop, membership: Memb
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("dashboard:home")
-    form = forms.SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    form = forms.SignupForm(request.POST) if request.method == "POST" else forms.SignupForm()
+    if form.is_bound and form.is_valid():
         try:
             user = create_account(email=form.cleaned_data["email"], password=form.cleaned_data["password"])
         except AccountExists:
@@ -89,8 +89,8 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def shop_create(request: HttpRequest) -> HttpResponse:
-    form = forms.ShopForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    form = forms.ShopForm(request.POST) if request.method == "POST" else forms.ShopForm()
+    if form.is_bound and form.is_valid():
         data = form.cleaned_data
         try:
             shop = create_shop(
@@ -326,8 +326,10 @@ def feed_import_progress(feed_import: FeedImport) -> dict:
 @require_http_methods(["GET", "POST"])
 def catalog(request: HttpRequest, shop_id: int) -> HttpResponse:
     shop, membership = access_shop(user=request.user, shop_id=shop_id)
-    form = forms.FeedImportForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    form = (
+        forms.FeedImportForm(request.POST, request.FILES) if request.method == "POST" else forms.FeedImportForm()
+    )
+    if form.is_bound and form.is_valid():
         try:
             feed_import = start_feed_import(
                 shop=shop,

@@ -4,51 +4,54 @@ Django's bulk_create(ignore_conflicts=True) cannot tell which rows were new; the
 to report duplicates honestly when the same batch arrives twice at once.
 """
 
-from collections.abc import Iterable
+import json
 
-from django.db import connection
-
-
-def _fields(model, names: Iterable[str]):
-    by_attname = {f.attname: f for f in model._meta.concrete_fields}
-    return [by_attname[name] for name in names]
-
-
-def _max_rows(columns: int) -> int:
-    # PostgreSQL takes at most 65,535 parameters a statement; SQLite (>= 3.32) 32,766.
-    limit = 65_000 if connection.vendor == "postgresql" else 32_000
-    return max(1, limit // columns)
+from django.db import connection, models
 
 
 def insert_rows(model, rows: list[dict], *, conflict: tuple[str, ...], returning: tuple[str, ...],
                 on_conflict_set: str = "") -> list[tuple]:
-    """Insert `rows` (dicts keyed by attname); rows that clash on `conflict` are skipped, or updated
-    with `on_conflict_set` (SQL after DO UPDATE SET; `t.` is the stored row, `excluded.` the new one). Returns the `returning`
-    columns of the rows inserted or updated, converted to Python values."""
+    """Insert `rows` (dicts keyed by attname, all with the same keys); rows that clash on `conflict`
+    are skipped, or updated with `on_conflict_set` (SQL after DO UPDATE SET; `t.` is the stored row,
+    `excluded.` the new one; rows must then be unique on `conflict`). Returns the `returning` columns
+    of the rows inserted or updated, as Python values."""
     if not rows:
         return []
     qn = connection.ops.quote_name
     fields = _fields(model, rows[0].keys())
     returned = _fields(model, returning)
-    table = qn(model._meta.db_table)
+    head = f"INSERT INTO {qn(model._meta.db_table)} AS t ({', '.join(qn(f.column) for f in fields)}) "
     action = f"DO UPDATE SET {on_conflict_set}" if on_conflict_set else "DO NOTHING"
-    head = f"INSERT INTO {table} AS t ({', '.join(qn(f.column) for f in fields)}) VALUES "
     tail = (
-        f" ON CONFLICT ({', '.join(qn(c) for c in _columns(model, conflict))}) {action}"
+        f" ON CONFLICT ({', '.join(qn(f.column) for f in _fields(model, conflict))}) {action}"
         f" RETURNING {', '.join(qn(f.column) for f in returned)}"
     )
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     out: list[tuple] = []
-    step = _max_rows(len(fields))
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), step):
-            chunk = rows[start : start + step]
-            params = [f.get_db_prep_save(row[f.attname], connection) for row in chunk for f in fields]
-            cursor.execute(head + ", ".join([row_sql] * len(chunk)) + tail, params)
-            out.extend(tuple(f.to_python(v) for f, v in zip(returned, r, strict=True)) for r in cursor.fetchall())
-    return out
+        if connection.vendor == "postgresql":
+            # One array parameter per column: the statement text is the same for any batch size, so it
+            # is parsed once, and a row costs no placeholder work.
+            source = "SELECT * FROM unnest(" + ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields) + ")"
+            params = [[_pg_value(f, row[f.attname]) for row in rows] for f in fields]
+            cursor.execute(head + source + tail, params)
+            out.extend(cursor.fetchall())
+        else:
+            row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+            step = max(1, 32_000 // len(fields))  # SQLite takes at most 32,766 parameters a statement
+            for start in range(0, len(rows), step):
+                chunk = rows[start : start + step]
+                params = [f.get_db_prep_save(row[f.attname], connection) for row in chunk for f in fields]
+                cursor.execute(head + "VALUES " + ", ".join([row_sql] * len(chunk)) + tail, params)
+                out.extend(cursor.fetchall())
+    return [tuple(f.to_python(v) for f, v in zip(returned, r, strict=True)) for r in out]
 
 
-def _columns(model, names: tuple[str, ...]) -> list[str]:
-    return [f.column for f in _fields(model, names)]
+def _fields(model, names) -> list[models.Field]:
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    return [by_attname[name] for name in names]
 
+
+def _pg_value(field: models.Field, value):
+    if isinstance(field, models.JSONField):
+        return None if value is None else json.dumps(value)
+    return value

@@ -1,5 +1,6 @@
 """DRF authentication for secret keys. Kept apart from the views so DRF's settings can import it early."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from personalize.shops.models import SecretKey
@@ -30,3 +31,13 @@ class HasShop(permissions.BasePermission):
 
     def has_permission(self, request, view):
         return isinstance(request.auth, SecretKey)
+
+
+class SecretKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Describes secret-key auth in the OpenAPI schema."""
+
+    target_class = "personalize.shops.authentication.SecretKeyAuthentication"
+    name = "secretKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "A shop's secret API key: `Bearer sk_…`"}

@@ -8,7 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from personalize.celery import app as celery_app
+
 FEEDS = Path(__file__).resolve().parent.parent / "fixtures" / "feeds"
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_inline():
+    """Tasks run inline here. The settings come in under the CELERY_ namespace, and a namespaced key
+    outranks the plain `task_always_eager` that tests/conftest.py sets, so set the namespaced one."""
+    before = celery_app.conf.CELERY_TASK_ALWAYS_EAGER
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = True
+    yield
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = before
 
 
 @pytest.fixture(autouse=True)

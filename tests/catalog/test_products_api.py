@@ -26,11 +26,24 @@ def row(product_id: str = "sku-1", **fields) -> dict:
 
 
 def test_it_creates_products_with_every_field(api, shop):
-    response = api.post(URL, [row(
-        "sku-1", url="https://alice-shop.example/p/1", image_url="https://cdn.example/1.jpg", price=19.99,
-        currency="eur", categories=["Women", "Dresses"], brand="Acme", tags=["summer", "linen", "summer"],
-        in_stock=False, attributes={"color": "red", "sizes": ["S", "M"]},
-    )], format="json")
+    response = api.post(
+        URL,
+        [
+            row(
+                "sku-1",
+                url="https://alice-shop.example/p/1",
+                image_url="https://cdn.example/1.jpg",
+                price=19.99,
+                currency="eur",
+                categories=["Women", "Dresses"],
+                brand="Acme",
+                tags=["summer", "linen", "summer"],
+                in_stock=False,
+                attributes={"color": "red", "sizes": ["S", "M"]},
+            )
+        ],
+        format="json",
+    )
 
     assert response.status_code == 200
     assert response.json() == {"created": 1, "updated": 0, "rejected": []}
@@ -58,8 +71,9 @@ def test_it_fills_defaults_and_takes_the_shops_currency(api, shop):
 
 
 def test_it_accepts_an_object_with_products_and_a_category_string(api, shop):
-    response = api.post(URL, {"products": [row("sku-1", categories="Women > Dresses>Maxi"), row(42)]},
-                        format="json")
+    response = api.post(
+        URL, {"products": [row("sku-1", categories="Women > Dresses>Maxi"), row(42)]}, format="json"
+    )
 
     assert response.json() == {"created": 2, "updated": 0, "rejected": []}
     product = Product.objects.get(shop=shop, product_id="sku-1")
@@ -84,54 +98,76 @@ def test_it_replaces_existing_products_and_counts_them_as_updated(api, shop):
 
 
 def test_it_stores_good_rows_and_rejects_bad_ones_with_reasons(api, shop):
-    response = api.post(URL, [
-        row("good-1"),
-        {"title": "No id"},
-        row("bad-2", title="", price=-1, currency="pounds"),
-        row("bad-3", url="ftp://example.com/x", categories=["A", 3], tags="x", in_stock="maybe"),
-        "not an object",
-        row("x" * 129, attributes=["a"], image_url="notaurl"),
-        row("good-2", price="12.50"),
-    ], format="json")
+    response = api.post(
+        URL,
+        [
+            row("good-1"),
+            {"title": "No id"},
+            row("bad-2", title="", price=-1, currency="pounds"),
+            row("bad-3", url="ftp://example.com/x", categories=["A", 3], tags="x", in_stock="maybe"),
+            "not an object",
+            row("x" * 129, attributes=["a"], image_url="notaurl"),
+            row("good-2", price="12.50"),
+        ],
+        format="json",
+    )
 
     assert response.status_code == 200
     body = response.json()
     assert (body["created"], body["updated"]) == (2, 0)
     assert body["rejected"] == [
         {"index": 1, "product_id": None, "errors": {"product_id": ["is required"]}},
-        {"index": 2, "product_id": "bad-2", "errors": {
-            "title": ["is required"],
-            "price": ["must not be negative"],
-            "currency": ["must be a 3-letter currency code"],
-        }},
-        {"index": 3, "product_id": "bad-3", "errors": {
-            "url": ["must be an absolute http(s) URL"],
-            "categories": ["must be a list of strings (a path) or text like 'Women > Dresses'"],
-            "in_stock": ["must be true or false (or 1/0, yes/no, 'in stock'/'out of stock')"],
-        }},
+        {
+            "index": 2,
+            "product_id": "bad-2",
+            "errors": {
+                "title": ["is required"],
+                "price": ["must not be negative"],
+                "currency": ["must be a 3-letter currency code"],
+            },
+        },
+        {
+            "index": 3,
+            "product_id": "bad-3",
+            "errors": {
+                "url": ["must be an absolute http(s) URL"],
+                "categories": ["must be a list of strings (a path) or text like 'Women > Dresses'"],
+                "in_stock": ["must be true or false (or 1/0, yes/no, 'in stock'/'out of stock')"],
+            },
+        },
         {"index": 4, "product_id": None, "errors": {"non_field_errors": ["must be an object"]}},
-        {"index": 5, "product_id": "x" * 129, "errors": {
-            "product_id": ["must be at most 128 characters"],
-            "image_url": ["must be an absolute http(s) URL"],
-            "attributes": ["must be an object"],
-        }},
+        {
+            "index": 5,
+            "product_id": "x" * 129,
+            "errors": {
+                "product_id": ["must be at most 128 characters"],
+                "image_url": ["must be an absolute http(s) URL"],
+                "attributes": ["must be an object"],
+            },
+        },
     ]
-    assert sorted(Product.objects.filter(shop=shop).values_list("product_id", flat=True)) == ["good-1", "good-2"]
+    assert sorted(Product.objects.filter(shop=shop).values_list("product_id", flat=True)) == [
+        "good-1",
+        "good-2",
+    ]
     assert Product.objects.get(shop=shop, product_id="good-2").price == Decimal("12.50")
 
 
-@pytest.mark.parametrize(("fields", "errors"), [
-    ({"price": True}, {"price": ["must be a number"]}),
-    ({"price": "1e400"}, {"price": ["is too large"]}),
-    ({"price": 10_000_000_000}, {"price": ["is too large"]}),
-    ({"title": "x" * 501}, {"title": ["must be at most 500 characters"]}),
-    ({"title": "a\x00b"}, {"title": ["must not contain NUL characters"]}),
-    ({"brand": 5}, {"brand": ["must be a string"]}),
-    ({"tags": ["ok", 1]}, {"tags": ["must be a list of strings"]}),
-    ({"categories": ["Women > Dresses"]}, {"categories": ["names in a list must not contain '>'"]}),
-    ({"attributes": {"a": "x" * 40_000}}, {"attributes": ["must be at most 32 KB as JSON"]}),
-    ({"attributes": {"a": "\x00"}}, {"attributes": ["must not contain NUL characters"]}),
-])
+@pytest.mark.parametrize(
+    ("fields", "errors"),
+    [
+        ({"price": True}, {"price": ["must be a number"]}),
+        ({"price": "1e400"}, {"price": ["is too large"]}),
+        ({"price": 10_000_000_000}, {"price": ["is too large"]}),
+        ({"title": "x" * 501}, {"title": ["must be at most 500 characters"]}),
+        ({"title": "a\x00b"}, {"title": ["must not contain NUL characters"]}),
+        ({"brand": 5}, {"brand": ["must be a string"]}),
+        ({"tags": ["ok", 1]}, {"tags": ["must be a list of strings"]}),
+        ({"categories": ["Women > Dresses"]}, {"categories": ["names in a list must not contain '>'"]}),
+        ({"attributes": {"a": "x" * 40_000}}, {"attributes": ["must be at most 32 KB as JSON"]}),
+        ({"attributes": {"a": "\x00"}}, {"attributes": ["must not contain NUL characters"]}),
+    ],
+)
 def test_it_names_the_bad_field(api, shop, fields, errors):
     response = api.post(URL, [row("sku-1", **fields)], format="json")
 
@@ -140,8 +176,9 @@ def test_it_names_the_bad_field(api, shop, fields, errors):
 
 
 def test_the_last_of_repeated_product_ids_wins(api, shop):
-    response = api.post(URL, [row("sku-1", title="First"), row("sku-2"), row("sku-1", title="Last")],
-                        format="json")
+    response = api.post(
+        URL, [row("sku-1", title="First"), row("sku-2"), row("sku-1", title="Last")], format="json"
+    )
 
     assert response.json() == {"created": 2, "updated": 0, "rejected": []}
     assert Product.objects.get(shop=shop, product_id="sku-1").title == "Last"
@@ -212,15 +249,32 @@ def test_it_lists_products_in_product_id_order_page_by_page(api, shop):
 
 
 def test_it_shows_every_field_of_a_product(api, shop):
-    make_product(shop, "sku-1", title="Dress", price="19.9900", categories=["Women", "Dresses"], brand="Acme",
-                 tags=["summer"], attributes={"color": "red"}, url="https://alice-shop.example/p/1")
+    make_product(
+        shop,
+        "sku-1",
+        title="Dress",
+        price="19.9900",
+        categories=["Women", "Dresses"],
+        brand="Acme",
+        tags=["summer"],
+        attributes={"color": "red"},
+        url="https://alice-shop.example/p/1",
+    )
 
     (product,) = api.get(URL).json()["results"]
 
     assert {k: v for k, v in product.items() if k not in ("created_at", "updated_at")} == {
-        "product_id": "sku-1", "title": "Dress", "url": "https://alice-shop.example/p/1", "image_url": "",
-        "price": 19.99, "currency": "GBP", "categories": ["Women", "Dresses"],
-        "category_path": "Women > Dresses", "brand": "Acme", "tags": ["summer"], "in_stock": True,
+        "product_id": "sku-1",
+        "title": "Dress",
+        "url": "https://alice-shop.example/p/1",
+        "image_url": "",
+        "price": 19.99,
+        "currency": "GBP",
+        "categories": ["Women", "Dresses"],
+        "category_path": "Women > Dresses",
+        "brand": "Acme",
+        "tags": ["summer"],
+        "in_stock": True,
         "attributes": {"color": "red"},
     }
     assert product["created_at"] and product["updated_at"]
@@ -266,7 +320,9 @@ def test_it_filters_by_stock(api, shop):
 
 
 def test_listing_takes_the_same_queries_for_any_page_size(api, shop, django_assert_max_num_queries):
-    Product.objects.bulk_create([Product(shop=shop, product_id=f"sku-{i:03d}", title="x") for i in range(300)])
+    Product.objects.bulk_create(
+        [Product(shop=shop, product_id=f"sku-{i:03d}", title="x") for i in range(300)]
+    )
     api.get(URL)  # the key's first use records last_used_at
 
     with django_assert_max_num_queries(3):  # key, count, page
@@ -341,9 +397,15 @@ def test_other_shop_upserting_the_same_id_leaves_the_shops_product_alone(other_a
     assert Product.objects.get(shop=other_shop, product_id="sku-1").title == "Theirs"
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("get", URL), ("post", URL), ("get", detail_url("sku-1")), ("delete", detail_url("sku-1")),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", URL),
+        ("post", URL),
+        ("get", detail_url("sku-1")),
+        ("delete", detail_url("sku-1")),
+    ],
+)
 @pytest.mark.parametrize("authorization", [None, "Bearer sk_not-a-real-key", "Basic abc"])
 def test_it_refuses_requests_without_a_valid_secret_key(shop, method, path, authorization):
     make_product(shop, "sku-1")
@@ -372,7 +434,10 @@ def test_the_schema_documents_the_products_endpoints(client):
 
     products = schema["paths"]["/api/v1/products"]
     assert products["post"]["requestBody"]["content"]["application/json"]["schema"]["type"] == "array"
-    assert "UpsertResult" in products["post"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert (
+        "UpsertResult"
+        in products["post"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    )
     assert {p["name"] for p in products["get"]["parameters"]} >= {"page", "page_size", "category", "in_stock"}
     detail = schema["paths"]["/api/v1/products/{product_id}"]
     assert set(detail) >= {"get", "delete"}

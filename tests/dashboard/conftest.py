@@ -3,8 +3,19 @@
 import pytest
 from django.test import Client
 
+from personalize.celery import app as celery_app
 from personalize.catalog.models import FeedImport, Product
 from personalize.shops.models import Membership, SecretKey, Shop
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_inline():
+    """Feed imports run inline. Settings arrive under the CELERY_ namespace, whose key outranks the
+    plain `task_always_eager` that tests/conftest.py sets, so set the namespaced one."""
+    before = celery_app.conf.CELERY_TASK_ALWAYS_EAGER
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = True
+    yield
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = before
 
 
 def client_for(user) -> Client:

@@ -41,18 +41,29 @@ class Command(BaseCommand):
         try:
             feed_import = FeedImport.objects.create(shop=shop, source=source[-2048:])
             with tqdm(
-                file=options.get("stderr") or sys.stderr, unit="B", unit_scale=True, unit_divisor=1024,
-                desc="import", disable=options["no_progress"],
+                file=options.get("stderr") or sys.stderr,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc="import",
+                disable=options["no_progress"],
             ) as bar:
 
                 def show(progress: FeedImport) -> None:
                     bar.total = progress.total_bytes or None
                     bar.update(progress.bytes_read - bar.n)
-                    bar.set_postfix(rows=progress.rows_read, rejected=progress.rejected, refresh=False)
+                    bar.set_postfix_str(
+                        f"rows={progress.rows_read:,} rejected={progress.rejected:,}", refresh=False
+                    )
 
                 # The operator runs this: any URL they can reach is theirs to import, local ones too.
-                import_feed(shop=shop, feed_import=feed_import, fileobj=fileobj, on_progress=show,
-                            allow_private_hosts=True)
+                import_feed(
+                    shop=shop,
+                    feed_import=feed_import,
+                    fileobj=fileobj,
+                    on_progress=show,
+                    allow_private_hosts=True,
+                )
         finally:
             if fileobj is not None:
                 fileobj.close()
