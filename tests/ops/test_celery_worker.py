@@ -1,0 +1,71 @@
+"""A real Celery worker process, on the configured broker (Redis in CI, the filesystem transport
+otherwise) and the test database, runs a task queued by the product's own code."""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core.files.base import ContentFile
+from django.db import connection
+
+from personalize.catalog.models import FeedImport, Product
+from personalize.catalog.services import start_feed_import
+from personalize.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parents[2]
+FEED = b"product_id,title,price,categories\nw-1,Worker Mug,4.50,Kitchen > Mugs\nw-2,Worker Bag,9.00,Bags\n"
+
+
+def database_url_of_this_test() -> str:
+    """The URL of the test database, for the worker process to open the same one."""
+    conf = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{conf['NAME']}"
+    auth = conf["USER"] + (f":{conf['PASSWORD']}" if conf["PASSWORD"] else "")
+    return f"postgres://{auth}@{conf['HOST'] or '127.0.0.1'}:{conf['PORT'] or 5432}/{conf['NAME']}"
+
+
+@pytest.fixture
+def worker_queue():
+    """A queue of this test's own, served by a worker process started for it."""
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ, DATABASE_URL=database_url_of_this_test(), CELERY_TASK_ALWAYS_EAGER="0")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "personalize", "worker", "--pool=solo", "-Q", queue,
+         "--without-gossip", "--without-mingle", "--loglevel=warning"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.task_default_queue = queue
+    try:
+        yield worker
+    finally:
+        celery_app.conf.task_always_eager = True
+        celery_app.conf.task_default_queue = "celery"
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_process_runs_a_queued_feed_import(shop, worker_queue):
+    feed_import = start_feed_import(shop=shop, uploaded_file=ContentFile(FEED, name="feed.csv"))
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        feed_import.refresh_from_db()
+        if feed_import.status in (FeedImport.DONE, FeedImport.FAILED) or worker_queue.poll() is not None:
+            break
+        time.sleep(0.5)
+
+    assert worker_queue.poll() is None, f"the worker died: {worker_queue.stdout.read()}"
+    assert feed_import.status == FeedImport.DONE, feed_import.failure
+    assert feed_import.created == 2
+    assert sorted(Product.objects.for_shop(shop).values_list("product_id", flat=True)) == ["w-1", "w-2"]
