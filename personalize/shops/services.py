@@ -22,6 +22,8 @@ class DomainError(ValueError):
 def normalize_domain(value: str) -> str:
     """'https://www.Example.com/path' -> 'www.example.com'; raises DomainError on junk."""
     value = value.strip().lower()
+    if "@" in value:
+        raise DomainError(f"'{value}' is not a domain name")
     if "://" not in value:
         value = "//" + value
     host = (urlsplit(value).hostname or "").rstrip(".")

@@ -24,9 +24,11 @@ def _tasks_run_inline():
 
 
 @pytest.fixture(autouse=True)
-def _media_in_tmp(settings, tmp_path):
+def _test_settings(settings, tmp_path):
     """Uploaded feeds go to a throw-away folder, not var/media."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    # The cast's users are made for every test; a slow password hash would dominate the run.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
