@@ -13,12 +13,22 @@ from personalize.shops.services import create_shop, forget_cached_site_keys, iss
 from tests.factories import make_user
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True)
 def _celery_runs_inline():
-    """Unit tests run tasks inline; tests marked `worker` start a real worker instead."""
-    celery_app.conf.task_always_eager = True
+    """Unit tests run tasks inline; tests marked `worker` start a real worker instead.
+
+    Settings arrive under the CELERY_ namespace, and a namespaced key outranks the plain
+    `task_always_eager`, so the namespaced one is set."""
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = True
     yield
-    celery_app.conf.task_always_eager = False
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = False
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    # The cast's users are made for every test; a slow password hash would dominate the run.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

@@ -23,7 +23,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -300,8 +300,6 @@ def clean_product(raw, *, default_currency: str) -> tuple[dict | None, Errors]:
             errors[name] = [exc.reason]
     if errors:
         return None, errors
-    if not clean["title"]:
-        return None, {"title": ["is required"]}
     for name, default in _DEFAULTS.items():
         clean.setdefault(name, default)
     clean.setdefault("currency", default_currency)
@@ -320,7 +318,8 @@ def _raw_product_id(raw) -> str | None:
 
 
 def upsert_products(*, shop: Shop, rows: list[dict]) -> UpsertResult:
-    """Validate rows and insert-or-replace the good ones by product_id, in two queries whatever the count.
+    """Validate rows and insert-or-replace the good ones by product_id, in two queries whatever the count
+    (on SQLite Django splits the insert to stay under 999 parameters a statement).
 
     Bad rows are reported one by one and the rest are stored. When a product_id repeats in `rows`,
     the last valid row wins and the product is counted once.
@@ -332,7 +331,6 @@ def upsert_products(*, shop: Shop, rows: list[dict]) -> UpsertResult:
         if errors:
             result.rejected.append({"index": index, "product_id": _raw_product_id(raw), "errors": errors})
             continue
-        products.pop(clean["product_id"], None)  # re-insert so the dict keeps the last row's position
         products[clean["product_id"]] = Product(shop=shop, **clean)
     if not products:
         return result
@@ -343,7 +341,8 @@ def upsert_products(*, shop: Shop, rows: list[dict]) -> UpsertResult:
             .values_list("product_id", flat=True)
         )
         Product.objects.bulk_create(
-            list(products.values()),
+            # In id order, so two overlapping upserts lock rows in the same order and cannot deadlock.
+            [products[product_id] for product_id in sorted(products)],
             update_conflicts=True,
             unique_fields=["shop", "product_id"],
             update_fields=_UPSERT_FIELDS,
@@ -391,8 +390,12 @@ def _allow_private_hosts() -> bool:
 def check_feed_url(url: str) -> str:
     """The URL, stripped, if it is an absolute http(s) URL; else FeedSourceError."""
     url = (url or "").strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise FeedSourceError("url", "must be an http:// or https:// URL") from None
+    if parts.scheme not in ("http", "https") or not host:
         raise FeedSourceError("url", "must be an http:// or https:// URL")
     if len(url) > 2048:
         raise FeedSourceError("url", "must be at most 2048 characters")
@@ -524,7 +527,7 @@ def import_feed(
         feed_import.status = FeedImport.FAILED
         feed_import.failure = _describe_failure(exc)
         feed_import.finished_at = timezone.now()
-        feed_import.save(update_fields=["status", "failure", "finished_at", *_PROGRESS_FIELDS])
+        _save_failure(feed_import)
         if not isinstance(exc, Exception):
             raise  # KeyboardInterrupt, SystemExit: recorded, then let them stop the process
         return feed_import
@@ -533,6 +536,18 @@ def import_feed(
     if on_progress is not None:
         on_progress(feed_import)
     return feed_import
+
+
+def _save_failure(feed_import: FeedImport) -> None:
+    fields = ["status", "failure", "finished_at", *_PROGRESS_FIELDS]
+    try:
+        feed_import.save(update_fields=fields)
+    except DatabaseError:
+        if connection.in_atomic_block:
+            raise
+        # The failure may have been the connection itself; a fresh one can still record it.
+        connection.close()
+        feed_import.save(update_fields=fields)
 
 
 def _import_chunk(shop: Shop, feed_import: FeedImport, chunk: list[feeds.FeedRow], number_key: str) -> None:

@@ -11,7 +11,21 @@ from personalize.shops.models import Membership
 from personalize.shops.services import DomainError, normalize_domain
 
 # Offered as suggestions; any ISO 4217 code is accepted.
-COMMON_CURRENCIES = ["USD", "EUR", "GBP", "CAD", "AUD", "JPY", "CHF", "SEK", "NOK", "DKK", "PLN", "INR", "BRL"]
+COMMON_CURRENCIES = [
+    "USD",
+    "EUR",
+    "GBP",
+    "CAD",
+    "AUD",
+    "JPY",
+    "CHF",
+    "SEK",
+    "NOK",
+    "DKK",
+    "PLN",
+    "INR",
+    "BRL",
+]
 USERNAME_MAX_LENGTH = 150
 
 
@@ -155,6 +169,8 @@ class FeedImportForm(forms.Form):
         cleaned = super().clean()
         has_file, has_url = bool(cleaned.get("file")), bool(cleaned.get("url"))
         if not self.errors and has_file == has_url:
-            message = "Choose a file or enter a URL, not both." if has_file else "Choose a file or enter a URL."
+            message = (
+                "Choose a file or enter a URL, not both." if has_file else "Choose a file or enter a URL."
+            )
             raise forms.ValidationError(message)
         return cleaned

@@ -49,8 +49,15 @@ def script_tag(shop: Shop) -> str:
     return f'<script async src="{settings.PUBLIC_BASE_URL}/p.js" data-site-key="{shop.site_key}"></script>'
 
 
-def _shop_page(request: HttpRequest, template: str, shop: Shop, membership: Membership, tab: str,
-               status: int = 200, **context) -> HttpResponse:
+def _shop_page(
+    request: HttpRequest,
+    template: str,
+    shop: Shop,
+    membership: Membership,
+    tab: str,
+    status: int = 200,
+    **context,
+) -> HttpResponse:
     context.update(shop=shop, membership=membership, is_owner=membership.is_owner, tab=tab)
     return render(request, template, context, status=status)
 
@@ -119,22 +126,34 @@ def shop_home(request: HttpRequest, shop_id: int) -> HttpResponse:
         "orders": Order.objects.for_shop(shop).count(),
     }
     return _shop_page(
-        request, "dashboard/shop_home.html", shop, membership, "home", script_tag=script_tag(shop), counts=counts
+        request,
+        "dashboard/shop_home.html",
+        shop,
+        membership,
+        "home",
+        script_tag=script_tag(shop),
+        counts=counts,
     )
 
 
 # --- settings: domains, currency, keys, members -------------------------------------------------
 
 
-def _render_settings(request: HttpRequest, shop: Shop, membership: Membership, *, status: int = 200,
-                     settings_form=None, key_form=None, member_form=None) -> HttpResponse:
+def _render_settings(
+    request: HttpRequest,
+    shop: Shop,
+    membership: Membership,
+    *,
+    status: int = 200,
+    settings_form=None,
+    key_form=None,
+    member_form=None,
+) -> HttpResponse:
     if settings_form is None:
         settings_form = forms.ShopSettingsForm(
             initial={"domains": "\n".join(shop.allowed_domains), "currency": shop.currency}, prefix="shop"
         )
-    members = (
-        Membership.objects.for_shop(shop).select_related("user").order_by("-role", "user__email", "id")
-    )
+    members = Membership.objects.for_shop(shop).select_related("user").order_by("-role", "user__email", "id")
     context = {
         "settings_form": settings_form,
         "members": members,
@@ -149,8 +168,9 @@ def _render_settings(request: HttpRequest, shop: Shop, membership: Membership, *
             member_form=member_form or forms.MemberAddForm(prefix="member"),
             roles=Membership.ROLES,
         )
-    return _shop_page(request, "dashboard/shop_settings.html", shop, membership, "settings", status=status,
-                      **context)
+    return _shop_page(
+        request, "dashboard/shop_settings.html", shop, membership, "settings", status=status, **context
+    )
 
 
 @login_required
@@ -173,12 +193,20 @@ def shop_settings(request: HttpRequest, shop_id: int) -> HttpResponse:
     return _render_settings(request, shop, membership)
 
 
-def _key_created(request: HttpRequest, shop: Shop, membership: Membership, key: SecretKey, raw: str,
-                 rotated: bool) -> HttpResponse:
+def _key_created(
+    request: HttpRequest, shop: Shop, membership: Membership, key: SecretKey, raw: str, rotated: bool
+) -> HttpResponse:
     # The raw key exists only in this response: never in a redirect, the session or a message,
     # and no cache may keep it.
     response = _shop_page(
-        request, "dashboard/key_created.html", shop, membership, "settings", key=key, raw_key=raw, rotated=rotated
+        request,
+        "dashboard/key_created.html",
+        shop,
+        membership,
+        "settings",
+        key=key,
+        raw_key=raw,
+        rotated=rotated,
     )
     add_never_cache_headers(response)
     return response
@@ -327,7 +355,9 @@ def feed_import_progress(feed_import: FeedImport) -> dict:
 def catalog(request: HttpRequest, shop_id: int) -> HttpResponse:
     shop, membership = access_shop(user=request.user, shop_id=shop_id)
     form = (
-        forms.FeedImportForm(request.POST, request.FILES) if request.method == "POST" else forms.FeedImportForm()
+        forms.FeedImportForm(request.POST, request.FILES)
+        if request.method == "POST"
+        else forms.FeedImportForm()
     )
     if form.is_bound and form.is_valid():
         try:
@@ -360,6 +390,8 @@ def catalog(request: HttpRequest, shop_id: int) -> HttpResponse:
 def import_status(request: HttpRequest, shop_id: int, import_id: int) -> JsonResponse:
     shop, _ = access_shop(user=request.user, shop_id=shop_id)
     feed_import = get_for_shop_or_404(FeedImport, shop, pk=import_id)
-    response = JsonResponse(feed_import_progress(feed_import))
+    data = feed_import_progress(feed_import)
+    data["product_count"] = Product.objects.for_shop(shop).count()
+    response = JsonResponse(data)
     response["Cache-Control"] = "no-store"
     return response

@@ -8,27 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from personalize.celery import app as celery_app
-
 FEEDS = Path(__file__).resolve().parent.parent / "fixtures" / "feeds"
-
-
-@pytest.fixture(autouse=True)
-def _tasks_run_inline():
-    """Tasks run inline here. The settings come in under the CELERY_ namespace, and a namespaced key
-    outranks the plain `task_always_eager` that tests/conftest.py sets, so set the namespaced one."""
-    before = celery_app.conf.CELERY_TASK_ALWAYS_EAGER
-    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = True
-    yield
-    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = before
-
-
-@pytest.fixture(autouse=True)
-def _test_settings(settings, tmp_path):
-    """Uploaded feeds go to a throw-away folder, not var/media."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    # The cast's users are made for every test; a slow password hash would dominate the run.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

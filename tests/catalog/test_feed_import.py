@@ -473,6 +473,7 @@ def test_a_feed_over_the_size_limit_fails(shop, settings):
         ({"url": "ftp://x.example/f.csv"}, "url"),
         ({"url": "file:///etc/passwd"}, "url"),
         ({"url": "https://"}, "url"),
+        ({"url": "http://[::1/feed.csv"}, "url"),
     ],
 )
 def test_start_feed_import_needs_one_http_url_or_a_file(shop, kwargs, field):

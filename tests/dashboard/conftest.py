@@ -3,8 +3,8 @@
 import pytest
 from django.test import Client
 
-from personalize.celery import app as celery_app
 from personalize.catalog.models import FeedImport, Product
+from personalize.celery import app as celery_app
 from personalize.shops.models import Membership, SecretKey, Shop
 
 
@@ -49,8 +49,12 @@ def media_root(settings, tmp_path):
 def snapshot() -> dict:
     """Every row the dashboard can write, so a test can prove a refused request changed nothing."""
     return {
-        "shops": list(Shop.objects.order_by("id").values("id", "name", "site_key", "allowed_domains", "currency")),
-        "keys": list(SecretKey.objects.order_by("id").values("id", "shop_id", "label", "revoked_at", "key_hash")),
+        "shops": list(
+            Shop.objects.order_by("id").values("id", "name", "site_key", "allowed_domains", "currency")
+        ),
+        "keys": list(
+            SecretKey.objects.order_by("id").values("id", "shop_id", "label", "revoked_at", "key_hash")
+        ),
         "members": list(Membership.objects.order_by("id").values("id", "shop_id", "user_id", "role")),
         "imports": list(FeedImport.objects.order_by("id").values("id", "shop_id", "status")),
         "products": list(Product.objects.order_by("id").values("id", "shop_id", "product_id")),

@@ -28,8 +28,11 @@ SHOP_URLS = [
     ("post", "catalog/", {"url": "https://evil.example/feed.csv"}, False),
     ("get", "catalog/imports/{feed_import}.json", None, False),
 ]
-OTHER_URLS = [("get", "/dashboard/", None), ("get", "/dashboard/shops/new/", None),
-              ("post", "/dashboard/shops/new/", {"name": "X", "domains": "x.example", "currency": "USD"})]
+OTHER_URLS = [
+    ("get", "/dashboard/", None),
+    ("get", "/dashboard/shops/new/", None),
+    ("post", "/dashboard/shops/new/", {"name": "X", "domains": "x.example", "currency": "USD"}),
+]
 
 
 @pytest.fixture
@@ -56,8 +59,9 @@ def label(entry):
 
 
 @pytest.mark.parametrize("method, path, data, owner_only", SHOP_URLS, ids=[label(e) for e in SHOP_URLS])
-def test_another_shops_owner_gets_404_and_changes_nothing(charlie_client, shop, ids, method, path, data,
-                                                          owner_only):
+def test_another_shops_owner_gets_404_and_changes_nothing(
+    charlie_client, shop, ids, method, path, data, owner_only
+):
     before = snapshot()
     response = send(charlie_client, method, shop_url(shop.id, path, ids), data)
     assert response.status_code == 404
@@ -65,8 +69,9 @@ def test_another_shops_owner_gets_404_and_changes_nothing(charlie_client, shop, 
 
 
 @pytest.mark.parametrize("method, path, data, owner_only", SHOP_URLS, ids=[label(e) for e in SHOP_URLS])
-def test_a_missing_shop_looks_the_same_as_a_foreign_one(charlie_client, shop, ids, method, path, data,
-                                                        owner_only):
+def test_a_missing_shop_looks_the_same_as_a_foreign_one(
+    charlie_client, shop, ids, method, path, data, owner_only
+):
     foreign = send(charlie_client, method, shop_url(shop.id, path, ids), data)
     missing = send(charlie_client, method, shop_url(shop.id + 10_000, path, ids), data)
     assert foreign.status_code == missing.status_code == 404
@@ -78,7 +83,9 @@ def test_a_missing_shop_looks_the_same_as_a_foreign_one(charlie_client, shop, id
     [(m, p, d) for m, p, d, _ in SHOP_URLS if "{" in p],
     ids=[label(e) for e in SHOP_URLS if "{" in e[1]],
 )
-def test_another_shops_rows_are_404_through_ones_own_shop(charlie_client, other_shop, ids, method, path, data):
+def test_another_shops_rows_are_404_through_ones_own_shop(
+    charlie_client, other_shop, ids, method, path, data
+):
     before = snapshot()
     response = send(charlie_client, method, shop_url(other_shop.id, path, ids), data)
     assert response.status_code == 404
@@ -97,9 +104,7 @@ def test_a_member_gets_404_on_owner_only_actions(bob_client, shop, ids, method, 
     assert snapshot() == before
 
 
-@pytest.mark.parametrize(
-    "path", [p for m, p, d, owner_only in SHOP_URLS if m == "get" and not owner_only]
-)
+@pytest.mark.parametrize("path", [p for m, p, d, owner_only in SHOP_URLS if m == "get" and not owner_only])
 def test_a_member_reads_the_shared_pages(bob_client, shop, ids, path):
     assert bob_client.get(shop_url(shop.id, path, ids)).status_code == 200
 

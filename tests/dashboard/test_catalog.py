@@ -125,6 +125,7 @@ def test_the_progress_json_follows_an_import(alice_client, shop, django_capture_
         "messages": data["errors"][0]["messages"],
     }
     assert data["finished_at"] is not None
+    assert data["product_count"] == 2
 
 
 def test_it_imports_from_a_url(alice_client, shop, settings, tmp_path, django_capture_on_commit_callbacks):

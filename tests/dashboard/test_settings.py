@@ -32,7 +32,8 @@ def test_it_shows_the_current_domains_and_currency(alice_client, shop):
 
 def test_it_edits_the_allowed_domains_and_currency(alice_client, shop):
     response = alice_client.post(
-        settings_url(shop), {"shop-domains": "new.example\nhttps://Shop.New.example/x", "shop-currency": "usd"}
+        settings_url(shop),
+        {"shop-domains": "new.example\nhttps://Shop.New.example/x", "shop-currency": "usd"},
     )
     assert response.status_code == 302 and response["Location"] == settings_url(shop)
     shop.refresh_from_db()
@@ -48,7 +49,9 @@ def test_a_member_may_edit_domains(bob_client, shop):
 
 
 def test_it_rejects_bad_domains_and_keeps_the_old_ones(alice_client, shop):
-    response = alice_client.post(settings_url(shop), {"shop-domains": "ok.example\nbad domain!", "shop-currency": "X"})
+    response = alice_client.post(
+        settings_url(shop), {"shop-domains": "ok.example\nbad domain!", "shop-currency": "X"}
+    )
     assert response.status_code == 200
     assert set(response.context["settings_form"].errors) == {"domains", "currency"}
     assert 'id="id_shop-domains_error"' in response.content.decode()
@@ -150,16 +153,18 @@ def test_it_lists_members_with_roles(bob_client, shop):
 
 def test_an_owner_adds_an_existing_user_by_email(alice_client, shop):
     dana = make_user("dana@example.com")
-    response = alice_client.post(settings_url(shop, "members/add/"), {"member-email": "DANA@example.com",
-                                                                      "member-role": "owner"})
+    response = alice_client.post(
+        settings_url(shop, "members/add/"), {"member-email": "DANA@example.com", "member-role": "owner"}
+    )
     assert response.status_code == 302
     assert Membership.objects.for_shop(shop).get(user=dana).role == Membership.OWNER
     assert client_for(dana).get(f"/dashboard/shops/{shop.id}/").status_code == 200
 
 
 def test_adding_an_unknown_email_is_a_field_error(alice_client, shop):
-    response = alice_client.post(settings_url(shop, "members/add/"), {"member-email": "nobody@example.com",
-                                                                      "member-role": "member"})
+    response = alice_client.post(
+        settings_url(shop, "members/add/"), {"member-email": "nobody@example.com", "member-role": "member"}
+    )
     assert response.status_code == 200
     assert "sign up" in response.context["member_form"].errors["email"][0]
     assert 'id="id_member-email_error"' in response.content.decode()
@@ -167,8 +172,9 @@ def test_adding_an_unknown_email_is_a_field_error(alice_client, shop):
 
 
 def test_adding_an_existing_member_changes_nothing(alice_client, shop, bob):
-    response = alice_client.post(settings_url(shop, "members/add/"), {"member-email": "bob@example.com",
-                                                                      "member-role": "owner"})
+    response = alice_client.post(
+        settings_url(shop, "members/add/"), {"member-email": "bob@example.com", "member-role": "owner"}
+    )
     assert "already a member" in response.context["member_form"].errors["email"][0]
     assert Membership.objects.for_shop(shop).get(user=bob).role == Membership.MEMBER
 
@@ -185,7 +191,9 @@ def test_the_last_owner_cannot_be_removed_or_demoted(alice_client, shop, alice):
     mine = Membership.objects.for_shop(shop).get(user=alice)
     response = alice_client.post(settings_url(shop, f"members/{mine.id}/remove/"), follow=True)
     assert "last owner" in response.content.decode()
-    response = alice_client.post(settings_url(shop, f"members/{mine.id}/role/"), {"role": "member"}, follow=True)
+    response = alice_client.post(
+        settings_url(shop, f"members/{mine.id}/role/"), {"role": "member"}, follow=True
+    )
     assert "at least one owner" in response.content.decode()
     mine.refresh_from_db()
     assert mine.role == Membership.OWNER

@@ -36,7 +36,11 @@ def test_it_creates_a_shop_with_the_creator_as_owner(db):
     client = client_for(dana)
     response = client.post(
         "/dashboard/shops/new/",
-        {"name": "Dana's Deli", "domains": "https://www.Dana.example/\n\n  shop.dana.example  \n", "currency": "eur"},
+        {
+            "name": "Dana's Deli",
+            "domains": "https://www.Dana.example/\n\n  shop.dana.example  \n",
+            "currency": "eur",
+        },
     )
     shop = Shop.objects.get(name="Dana's Deli")
     assert response.status_code == 302 and response["Location"] == f"/dashboard/shops/{shop.id}/"
@@ -52,7 +56,8 @@ def test_it_creates_a_shop_with_the_creator_as_owner(db):
 def test_it_shows_bad_domains_next_to_the_domains_field(db):
     client = client_for(make_user("dana@example.com"))
     response = client.post(
-        "/dashboard/shops/new/", {"name": "Dana's Deli", "domains": "good.example\nnot a/domain@x", "currency": "USD"}
+        "/dashboard/shops/new/",
+        {"name": "Dana's Deli", "domains": "good.example\nnot a/domain@x", "currency": "USD"},
     )
     assert response.status_code == 200
     form = response.context["form"]
@@ -97,7 +102,13 @@ def test_it_counts_the_shops_products_events_and_orders(alice_client, shop, othe
     make_product(other_shop, "c")
     for s in (shop, shop, shop, other_shop):
         Event.objects.create(
-            shop=s, event_id=uuid.uuid4(), type="page_view", visitor_id="v", session_id="s", ts=now, received_at=now
+            shop=s,
+            event_id=uuid.uuid4(),
+            type="page_view",
+            visitor_id="v",
+            session_id="s",
+            ts=now,
+            received_at=now,
         )
     Order.objects.create(shop=shop, order_id="o-1", revenue="10", ts=now, source="api")
     Order.objects.create(shop=other_shop, order_id="o-1", revenue="10", ts=now, source="api")

@@ -1,6 +1,5 @@
 import json
 import threading
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest

@@ -32,6 +32,9 @@
       card.querySelector(".import__errors").hidden = data.errors.length === 0;
     }
     card.setAttribute("data-finished", data.finished ? "true" : "false");
+    document.querySelectorAll('[data-count="products"]').forEach(function (el) {
+      el.textContent = String(data.product_count);
+    });
   }
 
   function poll(card) {
