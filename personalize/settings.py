@@ -216,6 +216,11 @@ PZ_SESSION_IDLE_SECONDS = 30 * 60
 # Client clocks drift; an event more than this far ahead of server time is rejected.
 PZ_MAX_CLOCK_SKEW_SECONDS = 24 * 3600
 PZ_PRODUCTS_MAX_PER_CALL = 1000
+PZ_FEED_MAX_BYTES = int(os.environ.get("PZ_FEED_MAX_BYTES", str(1024**3)))
+PZ_FEED_FETCH_TIMEOUT = int(os.environ.get("PZ_FEED_FETCH_TIMEOUT", "30"))
+# Feed URLs on loopback/private addresses are refused in production (a merchant could otherwise
+# make the server fetch internal services); the import_feed command, run by the operator, may.
+PZ_FEED_ALLOW_PRIVATE_HOSTS = env_bool("PZ_FEED_ALLOW_PRIVATE_HOSTS", DEBUG)
 # How long a web process trusts its copy of a site key's shop (allowed domains, rate limit).
 PZ_SITE_KEY_CACHE_SECONDS = int(os.environ.get("PZ_SITE_KEY_CACHE_SECONDS", "30"))
 

@@ -379,12 +379,12 @@ def delete_product(*, shop: Shop, product_id: str) -> None:
 
 
 def _feed_max_bytes() -> int:
-    return getattr(settings, "PZ_FEED_MAX_BYTES", 1024**3)
+    return settings.PZ_FEED_MAX_BYTES
 
 
 def _allow_private_hosts() -> bool:
     # Off in production: a merchant's URL must not reach the operator's internal network.
-    return getattr(settings, "PZ_FEED_ALLOW_PRIVATE_HOSTS", settings.DEBUG)
+    return settings.PZ_FEED_ALLOW_PRIVATE_HOSTS
 
 
 def check_feed_url(url: str) -> str:
@@ -462,7 +462,7 @@ def _open_feed_source(
     if urlsplit(feed_import.source).scheme in ("http", "https"):
         response, size = feeds.open_url(
             feed_import.source,
-            timeout=getattr(settings, "PZ_FEED_FETCH_TIMEOUT", 30),
+            timeout=settings.PZ_FEED_FETCH_TIMEOUT,
             allow_private_hosts=allow_private_hosts,
         )
         stack.enter_context(response)
