@@ -176,7 +176,8 @@ def _render_settings(
 @login_required
 @require_http_methods(["GET", "POST"])
 def shop_settings(request: HttpRequest, shop_id: int) -> HttpResponse:
-    shop, membership = access_shop(user=request.user, shop_id=shop_id)
+    # Allowed domains decide who may send events as this shop: only owners change them.
+    shop, membership = access_shop(user=request.user, shop_id=shop_id, owner_only=request.method == "POST")
     if request.method == "POST":
         form = forms.ShopSettingsForm(request.POST, prefix="shop")
         if form.is_valid():

@@ -115,6 +115,8 @@ def import_history(*, shop: Shop, stream: IO[bytes], progress: Callable[[int], N
             chunk, consumed = item
             if chunk:
                 _store(write, shop, chunk, now, summary)
+                if settings.DEBUG:
+                    connection.queries_log.clear()  # DEBUG keeps every statement: memory would grow with the file
             if progress is not None and consumed > reported:
                 progress(consumed - reported)
                 reported = consumed

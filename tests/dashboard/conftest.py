@@ -4,18 +4,7 @@ import pytest
 from django.test import Client
 
 from personalize.catalog.models import FeedImport, Product
-from personalize.celery import app as celery_app
 from personalize.shops.models import Membership, SecretKey, Shop
-
-
-@pytest.fixture(autouse=True)
-def _tasks_run_inline():
-    """Feed imports run inline. Settings arrive under the CELERY_ namespace, whose key outranks the
-    plain `task_always_eager` that tests/conftest.py sets, so set the namespaced one."""
-    before = celery_app.conf.CELERY_TASK_ALWAYS_EAGER
-    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = True
-    yield
-    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = before
 
 
 def client_for(user) -> Client:
@@ -37,13 +26,6 @@ def bob_client(bob, shop):
 @pytest.fixture
 def charlie_client(charlie, other_shop):
     return client_for(charlie)
-
-
-@pytest.fixture
-def media_root(settings, tmp_path):
-    """Uploaded feeds go to a throw-away folder."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 def snapshot() -> dict:

@@ -26,11 +26,6 @@ XML_FEED = b"""<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-@pytest.fixture(autouse=True)
-def _media(media_root):
-    return media_root
-
-
 def catalog_url(shop, rest=""):
     return f"/dashboard/shops/{shop.id}/catalog/{rest}"
 
