@@ -34,7 +34,11 @@ def make_event(type: str = "page_view", **fields) -> dict:
     if type == "search":
         event["query"] = "red dress"
     if type == "purchase":
-        event.update(order_id=f"o-{uuid.uuid4().hex[:8]}", revenue=20.0, currency="GBP",
-                     items=[{"product_id": "sku-1", "quantity": 2, "price": 10.0}])
+        event.update(
+            order_id=f"o-{uuid.uuid4().hex[:8]}",
+            revenue=20.0,
+            currency="GBP",
+            items=[{"product_id": "sku-1", "quantity": 2, "price": 10.0}],
+        )
     event.update(fields)
     return event

@@ -33,6 +33,9 @@ def test_the_api_has_routes():
 @pytest.mark.parametrize("method", ["get", "post", "delete"])
 def test_every_private_route_refuses_a_request_without_a_secret_key(route, method, shop):
     client = APIClient()
-    response = getattr(client, method)(concrete(route), {}, format="json") if method == "post" else \
-        getattr(client, method)(concrete(route) + f"?site_key={shop.site_key}")
+    response = (
+        getattr(client, method)(concrete(route), {}, format="json")
+        if method == "post"
+        else getattr(client, method)(concrete(route) + f"?site_key={shop.site_key}")
+    )
     assert response.status_code in (401, 403, 405), f"{method.upper()} {route} -> {response.status_code}"

@@ -93,13 +93,20 @@ class CollectView(APIView):
         if not isinstance(events, list):
             return allow_cors(error(400, "events", "must be a list of events"), origin)
         if len(events) > settings.PZ_COLLECT_MAX_EVENTS:
-            return allow_cors(error(413, "events", f"must hold at most {settings.PZ_COLLECT_MAX_EVENTS} events"), origin)
+            return allow_cors(
+                error(413, "events", f"must hold at most {settings.PZ_COLLECT_MAX_EVENTS} events"), origin
+            )
         if not events:
             return allow_cors(Response(CollectResult().as_json()), origin)
         retry_after = ratelimit.take_events(shop_id=shop.id, limit=shop.collect_rate_limit, count=len(events))
         if retry_after is not None:
             return allow_cors(
-                error(429, "events", "over the shop's event rate; retry later", **{"Retry-After": str(retry_after)}),
+                error(
+                    429,
+                    "events",
+                    "over the shop's event rate; retry later",
+                    **{"Retry-After": str(retry_after)},
+                ),
                 origin,
             )
         result = record_events(shop=shop, batch=events)
@@ -140,7 +147,7 @@ class OrdersView(ShopAPIView):
         operation_id="orders_create",
         summary="Record server-side orders",
         description=(
-            "One order object, a list of them, or {\"orders\": [...]}. Deduplicated with purchase events "
+            'One order object, a list of them, or {"orders": [...]}. Deduplicated with purchase events '
             "by `order_id`: an order counts once per shop, however often it is sent."
         ),
         request=OrderSerializer(many=True),
@@ -165,11 +172,17 @@ class OrdersView(ShopAPIView):
                 order_id = raw.get("order_id") if isinstance(raw, dict) else None
                 result.rejected.append({"index": index, "order_id": order_id, "errors": errors})
             else:
-                valid.append(OrderIn(
-                    order_id=order["order_id"], revenue=order["revenue"], ts=order["ts"], lines=order["items"],
-                    visitor_id=order["visitor_id"], customer_id=order["customer_id"],
-                    currency=order["currency"] or self.shop.currency,
-                ))
+                valid.append(
+                    OrderIn(
+                        order_id=order["order_id"],
+                        revenue=order["revenue"],
+                        ts=order["ts"],
+                        lines=order["items"],
+                        visitor_id=order["visitor_id"],
+                        customer_id=order["customer_id"],
+                        currency=order["currency"] or self.shop.currency,
+                    )
+                )
         created = record_orders(shop=self.shop, orders=valid, source="api") if valid else set()
         result.accepted = len(created)
         result.duplicates = len(valid) - len(created)
@@ -193,11 +206,14 @@ class VisitorView(ShopAPIView):
         summary="Erase a visitor's events and profile",
         description="Orders stay as anonymous sales (visitor and customer ids cleared), so revenue totals hold.",
         responses={
-            200: inline_serializer("Erased", {
-                "events_deleted": serializers.IntegerField(),
-                "profile_deleted": serializers.BooleanField(),
-                "orders_anonymized": serializers.IntegerField(),
-            }),
+            200: inline_serializer(
+                "Erased",
+                {
+                    "events_deleted": serializers.IntegerField(),
+                    "profile_deleted": serializers.BooleanField(),
+                    "orders_anonymized": serializers.IntegerField(),
+                },
+            ),
             404: ErrorSerializer,
         },
     )

@@ -9,8 +9,14 @@ import json
 from django.db import connection, models
 
 
-def insert_rows(model, rows: list[dict], *, conflict: tuple[str, ...], returning: tuple[str, ...],
-                on_conflict_set: str = "") -> list[tuple]:
+def insert_rows(
+    model,
+    rows: list[dict],
+    *,
+    conflict: tuple[str, ...],
+    returning: tuple[str, ...],
+    on_conflict_set: str = "",
+) -> list[tuple]:
     """Insert `rows` (dicts keyed by attname, all with the same keys); rows that clash on `conflict`
     are skipped, or updated with `on_conflict_set` (SQL after DO UPDATE SET; `t.` is the stored row,
     `excluded.` the new one; rows must then be unique on `conflict`). Returns the `returning` columns
@@ -31,7 +37,9 @@ def insert_rows(model, rows: list[dict], *, conflict: tuple[str, ...], returning
         if connection.vendor == "postgresql":
             # One binary array parameter per column: the statement text is the same for any batch
             # size, and a row costs no placeholder or quoting work.
-            source = "SELECT * FROM unnest(" + ", ".join(f"%b::{f.db_type(connection)}[]" for f in fields) + ")"
+            source = (
+                "SELECT * FROM unnest(" + ", ".join(f"%b::{f.db_type(connection)}[]" for f in fields) + ")"
+            )
             params = [[_pg_value(f, row[f.attname]) for row in rows] for f in fields]
             cursor.execute(head + source + tail, params)
             out.extend(cursor.fetchall())

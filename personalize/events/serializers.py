@@ -21,7 +21,8 @@ class EventSerializer(serializers.Serializer):
     url = serializers.CharField(max_length=2048, required=False)
     referrer = serializers.CharField(max_length=2048, required=False)
     product_id = serializers.CharField(
-        max_length=128, required=False,
+        max_length=128,
+        required=False,
         help_text="Required for product_view, add_to_cart, remove_from_cart, rec_click.",
     )
     quantity = serializers.IntegerField(min_value=1, required=False)
@@ -31,7 +32,9 @@ class EventSerializer(serializers.Serializer):
     items = ItemSerializer(many=True, required=False, help_text="Required for purchase.")
     revenue = serializers.FloatField(min_value=0, required=False, help_text="Defaults to the items' total.")
     query = serializers.CharField(max_length=512, required=False, help_text="Required for search.")
-    rec_id = serializers.CharField(max_length=64, required=False, help_text="Required for rec_impression, rec_click.")
+    rec_id = serializers.CharField(
+        max_length=64, required=False, help_text="Required for rec_impression, rec_click."
+    )
     campaign_id = serializers.CharField(max_length=64, required=False, help_text="Required for campaign_*.")
     properties = serializers.DictField(required=False, help_text="At most 4 KB of JSON.")
 

@@ -51,13 +51,18 @@ def record_events(*, shop: Shop, batch: list, received_at: datetime | None = Non
     skew = timedelta(seconds=settings.PZ_MAX_CLOCK_SKEW_SECONDS)
     valid: dict[uuid.UUID, dict] = {}
     for index, raw in enumerate(batch):
-        event, errors = validate_event(raw, now=now, max_skew=skew,
-                                       properties_max_bytes=settings.PZ_PROPERTIES_MAX_BYTES)
+        event, errors = validate_event(
+            raw, now=now, max_skew=skew, properties_max_bytes=settings.PZ_PROPERTIES_MAX_BYTES
+        )
         if errors:
             event_id = raw.get("event_id") if isinstance(raw, dict) else None
-            result.rejected.append({
-                "index": index, "event_id": event_id if isinstance(event_id, str) else None, "errors": errors,
-            })
+            result.rejected.append(
+                {
+                    "index": index,
+                    "event_id": event_id if isinstance(event_id, str) else None,
+                    "errors": errors,
+                }
+            )
         elif event["event_id"] in valid:
             result.duplicates += 1  # the same event twice in one batch
         else:
@@ -71,8 +76,12 @@ def record_events(*, shop: Shop, batch: list, received_at: datetime | None = Non
     rows = [_event_row(shop, event, now) for event in events]
     with transaction.atomic():
         _relax_commit_durability()
-        stored = {event_id for (event_id,) in insert_rows(
-            Event, rows, conflict=("shop_id", "event_id"), returning=("event_id",))}
+        stored = {
+            event_id
+            for (event_id,) in insert_rows(
+                Event, rows, conflict=("shop_id", "event_id"), returning=("event_id",)
+            )
+        }
         new_events = [e for e in events if e["event_id"] in stored]
         purchases = [e for e in new_events if e["type"] == "purchase"]
         if purchases:
@@ -97,20 +106,41 @@ def record_orders(*, shop: Shop, orders: list[OrderIn], source: str, merge_lines
         elif merge_lines:
             known.lines.extend(order.lines)
             known.revenue += order.revenue
-    rows = [{
-        "shop_id": shop.id, "order_id": o.order_id, "visitor_id": o.visitor_id, "customer_id": o.customer_id,
-        "revenue": o.revenue, "currency": o.currency, "ts": o.ts, "source": source,
-        "created_at": timezone.now(),
-    } for o in by_id.values()]
+    rows = [
+        {
+            "shop_id": shop.id,
+            "order_id": o.order_id,
+            "visitor_id": o.visitor_id,
+            "customer_id": o.customer_id,
+            "revenue": o.revenue,
+            "currency": o.currency,
+            "ts": o.ts,
+            "source": source,
+            "created_at": timezone.now(),
+        }
+        for o in by_id.values()
+    ]
     stored = insert_rows(
-        Order, rows, conflict=("shop_id", "order_id"), returning=("id", "order_id"),
+        Order,
+        rows,
+        conflict=("shop_id", "order_id"),
+        returning=("id", "order_id"),
         on_conflict_set="revenue = t.revenue + excluded.revenue" if merge_lines else "",
     )
-    OrderLine.objects.bulk_create([
-        OrderLine(shop=shop, order_id=pk, product_id=line["product_id"], quantity=line["quantity"],
-                  price=line["price"])
-        for pk, order_id in stored for line in by_id[order_id].lines
-    ], batch_size=5000)
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                shop=shop,
+                order_id=pk,
+                product_id=line["product_id"],
+                quantity=line["quantity"],
+                price=line["price"],
+            )
+            for pk, order_id in stored
+            for line in by_id[order_id].lines
+        ],
+        batch_size=5000,
+    )
     return {order_id for _, order_id in stored}
 
 
@@ -122,9 +152,13 @@ def _event_row(shop: Shop, event: dict, now: datetime) -> dict:
 
 def _order_from_event(event: dict) -> OrderIn:
     return OrderIn(
-        order_id=event["order_id"], revenue=event["revenue"] or Decimal(0), ts=event["ts"],
-        lines=[dict(line) for line in event["items"]], visitor_id=event["visitor_id"],
-        customer_id=event["customer_id"], currency=event["currency"],
+        order_id=event["order_id"],
+        revenue=event["revenue"] or Decimal(0),
+        ts=event["ts"],
+        lines=[dict(line) for line in event["items"]],
+        visitor_id=event["visitor_id"],
+        customer_id=event["customer_id"],
+        currency=event["currency"],
     )
 
 
@@ -165,15 +199,22 @@ def _touch_visitors(shop: Shop, events: list[dict]) -> None:
     refreshed in the last few minutes whose customer id did not change."""
     latest: dict[str, dict] = {}
     for event in events:
-        seen = latest.setdefault(event["visitor_id"], {"first": event["ts"], "last": event["ts"], "customer": ""})
+        seen = latest.setdefault(
+            event["visitor_id"], {"first": event["ts"], "last": event["ts"], "customer": ""}
+        )
         seen["first"] = min(seen["first"], event["ts"])
         seen["last"] = max(seen["last"], event["ts"])
         seen["customer"] = event["customer_id"] or seen["customer"]
     cache_keys = {f"vis:{shop.id}:{v}": v for v in latest}
     fresh = cache.get_many(cache_keys)
     rows = [
-        {"shop_id": shop.id, "visitor_id": v, "customer_id": seen["customer"],
-         "first_seen": seen["first"], "last_seen": seen["last"]}
+        {
+            "shop_id": shop.id,
+            "visitor_id": v,
+            "customer_id": seen["customer"],
+            "first_seen": seen["first"],
+            "last_seen": seen["last"],
+        }
         for key, v in cache_keys.items()
         for seen in (latest[v],)
         if key not in fresh or (seen["customer"] and seen["customer"] != fresh[key])
@@ -181,28 +222,57 @@ def _touch_visitors(shop: Shop, events: list[dict]) -> None:
     if not rows:
         return
     insert_rows(
-        Visitor, rows, conflict=("shop_id", "visitor_id"), returning=("id",),
+        Visitor,
+        rows,
+        conflict=("shop_id", "visitor_id"),
+        returning=("id",),
         on_conflict_set=(
             "last_seen = CASE WHEN excluded.last_seen > t.last_seen THEN excluded.last_seen ELSE t.last_seen END, "
             "first_seen = CASE WHEN excluded.first_seen < t.first_seen THEN excluded.first_seen ELSE t.first_seen END, "
             "customer_id = CASE WHEN excluded.customer_id <> '' THEN excluded.customer_id ELSE t.customer_id END"
         ),
     )
-    transaction.on_commit(lambda: cache.set_many(
-        {f"vis:{shop.id}:{r['visitor_id']}": r["customer_id"] or fresh.get(f"vis:{shop.id}:{r['visitor_id']}", "")
-         for r in rows},
-        timeout=VISITOR_TOUCH_SECONDS,
-    ))
+    transaction.on_commit(
+        lambda: cache.set_many(
+            {
+                f"vis:{shop.id}:{r['visitor_id']}": r["customer_id"]
+                or fresh.get(f"vis:{shop.id}:{r['visitor_id']}", "")
+                for r in rows
+            },
+            timeout=VISITOR_TOUCH_SECONDS,
+        )
+    )
 
 
 def export_visitor(*, shop: Shop, visitor_id: str) -> dict | None:
     """Everything stored about one visitor, or None when nothing is."""
     visitor = Visitor.objects.for_shop(shop).filter(visitor_id=visitor_id).first()
-    events = list(Event.objects.for_shop(shop).filter(visitor_id=visitor_id).order_by("ts", "id").values(
-        "event_id", "type", "ts", "received_at", "session_id", "customer_id", "url", "referrer", "product_id",
-        "quantity", "price", "currency", "order_id", "revenue", "items", "query", "rec_id", "campaign_id",
-        "properties",
-    ))
+    events = list(
+        Event.objects.for_shop(shop)
+        .filter(visitor_id=visitor_id)
+        .order_by("ts", "id")
+        .values(
+            "event_id",
+            "type",
+            "ts",
+            "received_at",
+            "session_id",
+            "customer_id",
+            "url",
+            "referrer",
+            "product_id",
+            "quantity",
+            "price",
+            "currency",
+            "order_id",
+            "revenue",
+            "items",
+            "query",
+            "rec_id",
+            "campaign_id",
+            "properties",
+        )
+    )
     orders = list(
         Order.objects.for_shop(shop).filter(visitor_id=visitor_id).prefetch_related("lines").order_by("ts")
     )
@@ -214,10 +284,20 @@ def export_visitor(*, shop: Shop, visitor_id: str) -> dict | None:
         "first_seen": visitor.first_seen if visitor else None,
         "last_seen": visitor.last_seen if visitor else None,
         "events": events,
-        "orders": [{
-            "order_id": o.order_id, "revenue": o.revenue, "currency": o.currency, "ts": o.ts, "source": o.source,
-            "items": [{"product_id": li.product_id, "quantity": li.quantity, "price": li.price} for li in o.lines.all()],
-        } for o in orders],
+        "orders": [
+            {
+                "order_id": o.order_id,
+                "revenue": o.revenue,
+                "currency": o.currency,
+                "ts": o.ts,
+                "source": o.source,
+                "items": [
+                    {"product_id": li.product_id, "quantity": li.quantity, "price": li.price}
+                    for li in o.lines.all()
+                ],
+            }
+            for o in orders
+        ],
     }
 
 

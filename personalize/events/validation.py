@@ -10,10 +10,23 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-EVENT_TYPES = frozenset((
-    "page_view", "product_view", "add_to_cart", "remove_from_cart", "purchase", "search", "identify",
-    "rec_impression", "rec_click", "campaign_impression", "campaign_click", "campaign_close", "custom",
-))
+EVENT_TYPES = frozenset(
+    (
+        "page_view",
+        "product_view",
+        "add_to_cart",
+        "remove_from_cart",
+        "purchase",
+        "search",
+        "identify",
+        "rec_impression",
+        "rec_click",
+        "campaign_impression",
+        "campaign_click",
+        "campaign_close",
+        "custom",
+    )
+)
 NEEDS_PRODUCT = frozenset(("product_view", "add_to_cart", "remove_from_cart", "rec_click"))
 NEEDS_REC = frozenset(("rec_impression", "rec_click"))
 NEEDS_CAMPAIGN = frozenset(("campaign_impression", "campaign_click", "campaign_close"))
@@ -100,7 +113,9 @@ def parse_ts(value, now: datetime, max_skew: timedelta) -> datetime:
     else:
         raise _Invalid("must be ISO 8601 text or epoch milliseconds")
     if ts > now + max_skew:
-        raise _Invalid(f"is too far in the future (more than {int(max_skew.total_seconds() // 3600)} h ahead)")
+        raise _Invalid(
+            f"is too far in the future (more than {int(max_skew.total_seconds() // 3600)} h ahead)"
+        )
     if ts < OLDEST_TS:
         raise _Invalid("is before the year 2000")
     return ts
@@ -156,8 +171,9 @@ _TEXT_FIELDS = (
 )
 
 
-def validate_event(raw, *, now: datetime, max_skew: timedelta, properties_max_bytes: int
-                   ) -> tuple[dict | None, Errors]:
+def validate_event(
+    raw, *, now: datetime, max_skew: timedelta, properties_max_bytes: int
+) -> tuple[dict | None, Errors]:
     """(clean event, {}) or (None, {field: [reason]}). `now` is the server's receive time."""
     if not isinstance(raw, dict):
         return None, {"event": ["must be an object"]}
@@ -254,7 +270,10 @@ def validate_order(raw, *, now: datetime, max_skew: timedelta) -> tuple[dict | N
         errors["order_id"] = ["is required"]
     clean["visitor_id"] = check("visitor_id", _text, 64, False) or ""
     clean["customer_id"] = check("customer_id", _text, 128, True) or ""
-    if not (clean["visitor_id"] or clean["customer_id"]) and not {"visitor_id", "customer_id"} & errors.keys():
+    if (
+        not (clean["visitor_id"] or clean["customer_id"])
+        and not {"visitor_id", "customer_id"} & errors.keys()
+    ):
         errors["visitor_id"] = ["visitor_id or customer_id is required"]
     clean["items"] = check("items", _items)
     if clean["items"] is None and "items" not in errors:
@@ -273,4 +292,6 @@ def validate_order(raw, *, now: datetime, max_skew: timedelta) -> tuple[dict | N
 
 
 def _lines_total(items: list[dict]) -> Decimal:
-    return sum((Decimal(str(i["price"])) * i["quantity"] for i in items if i["price"] is not None), Decimal(0))
+    return sum(
+        (Decimal(str(i["price"])) * i["quantity"] for i in items if i["price"] is not None), Decimal(0)
+    )

@@ -27,16 +27,19 @@ def normalize_domain(value: str) -> str:
     if "://" not in value:
         value = "//" + value
     host = (urlsplit(value).hostname or "").rstrip(".")
-    if not host or any(c in host for c in " /\\@*") or (
-        "." not in host and host != "localhost" and ":" not in host
+    if (
+        not host
+        or any(c in host for c in " /\\@*")
+        or ("." not in host and host != "localhost" and ":" not in host)
     ):
         raise DomainError(f"'{value.lstrip('/')}' is not a domain name")
     return f"[{host}]" if ":" in host else host
 
 
 @transaction.atomic
-def create_shop(*, name: str, domains: list[str], owner: AbstractBaseUser | None = None,
-                currency: str = "USD") -> Shop:
+def create_shop(
+    *, name: str, domains: list[str], owner: AbstractBaseUser | None = None, currency: str = "USD"
+) -> Shop:
     shop = Shop.objects.create(
         name=name, allowed_domains=sorted({normalize_domain(d) for d in domains}), currency=currency.upper()
     )
@@ -50,8 +53,9 @@ def set_allowed_domains(*, shop: Shop, domains: list[str]) -> None:
     shop.save(update_fields=["allowed_domains"])
 
 
-def issue_secret_key(*, shop: Shop, label: str = "", created_by: AbstractBaseUser | None = None
-                     ) -> tuple[SecretKey, str]:
+def issue_secret_key(
+    *, shop: Shop, label: str = "", created_by: AbstractBaseUser | None = None
+) -> tuple[SecretKey, str]:
     """Create a secret key; the raw key is returned here once and never stored."""
     raw = new_secret_key()
     key = SecretKey.objects.create(
@@ -61,8 +65,9 @@ def issue_secret_key(*, shop: Shop, label: str = "", created_by: AbstractBaseUse
 
 
 @transaction.atomic
-def rotate_secret_key(*, shop: Shop, key: SecretKey, created_by: AbstractBaseUser | None = None
-                      ) -> tuple[SecretKey, str]:
+def rotate_secret_key(
+    *, shop: Shop, key: SecretKey, created_by: AbstractBaseUser | None = None
+) -> tuple[SecretKey, str]:
     """Revoke `key` and issue its replacement with the same label."""
     revoke_secret_key(shop=shop, key=key)
     return issue_secret_key(shop=shop, label=key.label, created_by=created_by)
@@ -95,7 +100,9 @@ def resolve_secret_key(raw: str) -> SecretKey | None:
         .filter(key_hash=hash_secret_key(raw), revoked_at__isnull=True)
         .first()
     )
-    if key is not None and (key.last_used_at is None or timezone.now() - key.last_used_at > timedelta(minutes=5)):
+    if key is not None and (
+        key.last_used_at is None or timezone.now() - key.last_used_at > timedelta(minutes=5)
+    ):
         # Coarse on purpose: one write per key every few minutes, not one per request.
         key.last_used_at = timezone.now()
         key.save(update_fields=["last_used_at"])

@@ -33,7 +33,9 @@ def wrk(path: str, script: str | None = None, env: dict | None = None, seconds: 
     if script:
         cmd += ["-s", script]
     cmd.append(f"http://127.0.0.1:{PORT}{path}")
-    out = subprocess.run(cmd, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        cmd, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=True
+    ).stdout
     latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
@@ -53,20 +55,43 @@ def stored_events(env: dict) -> int:
 def main() -> None:
     fresh_database(DATABASE_URL)
     env = {
-        **os.environ, "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL, "DEBUG": "0",
-        "SECRET_KEY": "bench-only", "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0",
-        "LOG_LEVEL": "WARNING", "CELERY_TASK_ALWAYS_EAGER": "1",
+        **os.environ,
+        "DATABASE_URL": DATABASE_URL,
+        "REDIS_URL": REDIS_URL,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "LOG_LEVEL": "WARNING",
+        "CELERY_TASK_ALWAYS_EAGER": "1",
     }
     manage("migrate", "--noinput", env=env)
     shop = json.loads(manage("create_shop", "--name", "Bench", "--domain", "localhost", env=env))
-    manage("shell", "-c", f"from personalize.shops.models import Shop; "
-                          f"Shop.objects.filter(id={shop['shop_id']}).update(collect_rate_limit=10**9)", env=env)
+    manage(
+        "shell",
+        "-c",
+        f"from personalize.shops.models import Shop; "
+        f"Shop.objects.filter(id={shop['shop_id']}).update(collect_rate_limit=10**9)",
+        env=env,
+    )
     subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)
 
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "personalize.wsgi", "-w", str(WORKERS), "-b", f"127.0.0.1:{PORT}",
-         "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "personalize.wsgi",
+            "-w",
+            str(WORKERS),
+            "-b",
+            f"127.0.0.1:{PORT}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
     )
     try:
         for _ in range(100):
@@ -97,12 +122,14 @@ def main() -> None:
     batch["events_per_s"] = round(batch["requests_per_s"] * 50, 1)
     summary = {
         "server": f"gunicorn {WORKERS} sync workers, DEBUG=0, PostgreSQL + Redis; wrk -t1 -c{CONNECTIONS} "
-                  f"-d{SECONDS}s on the same machine",
+        f"-d{SECONDS}s on the same machine",
         "results": results,
         "targets": {
             "collect_batch_50_events_per_s": {"target": 30_000, "measured": batch["events_per_s"]},
             "collect_single_vs_healthz": {
-                "target": 0.5, "measured": round(single["requests_per_s"] / health["requests_per_s"], 3)},
+                "target": 0.5,
+                "measured": round(single["requests_per_s"] / health["requests_per_s"], 3),
+            },
         },
     }
     path = write_result("collect", summary)

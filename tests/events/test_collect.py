@@ -43,7 +43,9 @@ class TestAccounting:
 
     def test_it_names_the_field_of_each_error(self, shop):
         answer = collect(shop, [{"event_id": "x", "type": "page_view", "visitor_id": "v"}]).json()
-        assert answer["rejected"] == [{"index": 0, "event_id": "x", "errors": {"event_id": ["must be a UUID"]}}]
+        assert answer["rejected"] == [
+            {"index": 0, "event_id": "x", "errors": {"event_id": ["must be a UUID"]}}
+        ]
 
     def test_it_takes_json_content_type_too(self, shop):
         response = collect(shop, [make_event()], content_type="application/json")
@@ -55,14 +57,26 @@ class TestAccounting:
 
     def test_it_stores_every_field(self, shop):
         event = make_event(
-            "add_to_cart", product_id="sku-9", quantity=2, price=12.5, currency="gbp", url="https://alice-shop.example/p",
-            referrer="https://search.example/", customer_id="cust-7", ts="2026-01-02T03:04:05Z",
+            "add_to_cart",
+            product_id="sku-9",
+            quantity=2,
+            price=12.5,
+            currency="gbp",
+            url="https://alice-shop.example/p",
+            referrer="https://search.example/",
+            customer_id="cust-7",
+            ts="2026-01-02T03:04:05Z",
             properties={"colour": "red"},
         )
         collect(shop, [event])
         stored = Event.objects.for_shop(shop).get()
         assert (stored.type, stored.product_id, stored.quantity, float(stored.price), stored.currency) == (
-            "add_to_cart", "sku-9", 2, 12.5, "GBP")
+            "add_to_cart",
+            "sku-9",
+            2,
+            12.5,
+            "GBP",
+        )
         assert stored.ts == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
         assert stored.properties == {"colour": "red"}
         assert stored.customer_id == "cust-7"
@@ -72,8 +86,9 @@ class TestAccounting:
 @pytest.mark.django_db
 class TestBadInput:
     def test_it_rejects_malformed_json_with_400(self, shop):
-        response = Client().post("/api/v1/collect", '{"site_key": "x", "events": [', content_type="text/plain",
-                                 HTTP_ORIGIN=ORIGIN)
+        response = Client().post(
+            "/api/v1/collect", '{"site_key": "x", "events": [', content_type="text/plain", HTTP_ORIGIN=ORIGIN
+        )
         assert response.status_code == 400
         assert "body" in response.json()["errors"]
 
@@ -83,8 +98,12 @@ class TestBadInput:
         assert "body" in response.json()["errors"]
 
     def test_it_rejects_events_that_are_not_a_list(self, shop):
-        response = Client().post("/api/v1/collect", json.dumps({"site_key": shop.site_key, "events": {}}),
-                                 content_type="text/plain", HTTP_ORIGIN=ORIGIN)
+        response = Client().post(
+            "/api/v1/collect",
+            json.dumps({"site_key": shop.site_key, "events": {}}),
+            content_type="text/plain",
+            HTTP_ORIGIN=ORIGIN,
+        )
         assert response.status_code == 400
         assert "events" in response.json()["errors"]
 
@@ -133,14 +152,17 @@ class TestBadInput:
         assert list(answer["rejected"][0]["errors"]) == ["type"]
 
     def test_it_requires_the_fields_of_each_type(self, shop):
-        answer = collect(shop, [
-            make_event("product_view", product_id=None),
-            make_event("search", query=None),
-            make_event("rec_click", rec_id=None),
-            make_event("campaign_click", campaign_id=None),
-            make_event("identify"),
-            make_event("purchase", order_id=None),
-        ]).json()
+        answer = collect(
+            shop,
+            [
+                make_event("product_view", product_id=None),
+                make_event("search", query=None),
+                make_event("rec_click", rec_id=None),
+                make_event("campaign_click", campaign_id=None),
+                make_event("identify"),
+                make_event("purchase", order_id=None),
+            ],
+        ).json()
         assert [r["errors"] for r in answer["rejected"]] == [
             {"product_id": ["is required for product_view"]},
             {"query": ["is required for search"]},
@@ -161,11 +183,15 @@ class TestBadInput:
         ms = make_event(ts=1_700_000_000_000)
         answer = collect(shop, [ms, make_event(ts=1_700_000_000)]).json()
         assert answer["accepted"] == 1
-        assert answer["rejected"][0]["errors"] == {"ts": ["is too small for epoch milliseconds (seconds sent?)"]}
+        assert answer["rejected"][0]["errors"] == {
+            "ts": ["is too small for epoch milliseconds (seconds sent?)"]
+        }
         assert Event.objects.for_shop(shop).get().ts == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
 
     def test_it_rejects_properties_over_4_kb(self, shop):
-        answer = collect(shop, [make_event(properties={"a": "x" * 4100}), make_event(properties={"a": "x" * 4000})])
+        answer = collect(
+            shop, [make_event(properties={"a": "x" * 4100}), make_event(properties={"a": "x" * 4000})]
+        )
         assert answer.json()["accepted"] == 1
         assert answer.json()["rejected"][0]["errors"] == {"properties": ["must be at most 4 KB of JSON"]}
 
@@ -176,16 +202,27 @@ class TestBadInput:
         response = Client().post("/api/v1/collect", body, content_type="text/plain", HTTP_ORIGIN=ORIGIN)
         assert response.status_code == 200
         assert response.json()["rejected"] == [
-            {"index": 1, "event_id": bad["event_id"], "errors": {"url": ["is not valid UTF-8 text"]}}]
+            {"index": 1, "event_id": bad["event_id"], "errors": {"url": ["is not valid UTF-8 text"]}}
+        ]
         assert stored_ids(shop) == {good["event_id"]}
 
     def test_it_rejects_lone_surrogates_and_nul_characters(self, shop):
         good = make_event()
-        body = json.dumps({"site_key": shop.site_key, "events": [
-            make_event(query="\ud800", type="search"), make_event(properties={"k": "a\u0000b"}), good]})
+        body = json.dumps(
+            {
+                "site_key": shop.site_key,
+                "events": [
+                    make_event(query="\ud800", type="search"),
+                    make_event(properties={"k": "a\u0000b"}),
+                    good,
+                ],
+            }
+        )
         answer = Client().post("/api/v1/collect", body, content_type="text/plain", HTTP_ORIGIN=ORIGIN).json()
         assert [r["errors"] for r in answer["rejected"]] == [
-            {"query": ["is not valid UTF-8 text"]}, {"properties": ["must not contain NUL characters"]}]
+            {"query": ["is not valid UTF-8 text"]},
+            {"properties": ["must not contain NUL characters"]},
+        ]
         assert stored_ids(shop) == {good["event_id"]}
 
 
@@ -225,14 +262,22 @@ class TestKeysAndOrigins:
 
     def test_a_secret_key_needs_no_origin(self, shop, secret_key):
         body = json.dumps({"events": [make_event()]})
-        response = Client().post("/api/v1/collect", body, content_type="application/json",
-                                 HTTP_AUTHORIZATION=f"Bearer {secret_key}")
+        response = Client().post(
+            "/api/v1/collect",
+            body,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {secret_key}",
+        )
         assert response.status_code == 200
         assert Event.objects.for_shop(shop).count() == 1
 
     def test_an_unknown_secret_key_gets_403(self, shop):
-        response = Client().post("/api/v1/collect", json.dumps({"events": [make_event()]}),
-                                 content_type="application/json", HTTP_AUTHORIZATION="Bearer sk_nope")
+        response = Client().post(
+            "/api/v1/collect",
+            json.dumps({"events": [make_event()]}),
+            content_type="application/json",
+            HTTP_AUTHORIZATION="Bearer sk_nope",
+        )
         assert response.status_code == 403
 
     def test_events_land_only_in_the_keys_shop(self, shop, other_shop):
@@ -244,8 +289,9 @@ class TestKeysAndOrigins:
         assert collect(shop, [event]).json()["accepted"] == 1
 
     def test_it_answers_the_cors_preflight(self, shop):
-        response = Client().options("/api/v1/collect", HTTP_ORIGIN=ORIGIN,
-                                    HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
+        response = Client().options(
+            "/api/v1/collect", HTTP_ORIGIN=ORIGIN, HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST"
+        )
         assert response.status_code == 204
         assert response["Access-Control-Allow-Origin"] == ORIGIN
         assert "Content-Type" in response["Access-Control-Allow-Headers"]
@@ -260,12 +306,17 @@ class TestOrdersSessionsVisitors:
         collect(shop, [resent])
         order = Order.objects.for_shop(shop).get()
         assert (order.order_id, float(order.revenue), order.source) == ("o-1", 30.0, "event")
-        assert [(li.product_id, li.quantity, float(li.price)) for li in order.lines.all()] == [("sku-1", 2, 10.0)]
+        assert [(li.product_id, li.quantity, float(li.price)) for li in order.lines.all()] == [
+            ("sku-1", 2, 10.0)
+        ]
         assert Event.objects.for_shop(shop).filter(type="purchase").count() == 2
 
     def test_revenue_defaults_to_the_items_total(self, shop):
-        event = make_event("purchase", order_id="o-2", items=[
-            {"product_id": "a", "quantity": 3, "price": 2.5}, {"product_id": "b", "price": 1}])
+        event = make_event(
+            "purchase",
+            order_id="o-2",
+            items=[{"product_id": "a", "quantity": 3, "price": 2.5}, {"product_id": "b", "price": 1}],
+        )
         del event["revenue"]
         collect(shop, [event])
         assert float(Order.objects.for_shop(shop).get().revenue) == 8.5

@@ -5,8 +5,13 @@ from personalize.events.models import Order
 from tests.events.test_collect import collect
 from tests.factories import make_event
 
-ORDER = {"order_id": "A-100", "customer_id": "cust-1", "currency": "GBP",
-         "items": [{"product_id": "sku-1", "quantity": 2, "price": 5.0}], "ts": "2026-05-01T10:00:00Z"}
+ORDER = {
+    "order_id": "A-100",
+    "customer_id": "cust-1",
+    "currency": "GBP",
+    "items": [{"product_id": "sku-1", "quantity": 2, "price": 5.0}],
+    "ts": "2026-05-01T10:00:00Z",
+}
 
 
 @pytest.mark.django_db
@@ -14,7 +19,12 @@ def test_it_records_an_order_with_its_lines(shop, api):
     answer = api.post("/api/v1/orders", ORDER, format="json").json()
     assert answer == {"accepted": 1, "duplicates": 0, "rejected": []}
     order = Order.objects.for_shop(shop).get()
-    assert (order.order_id, float(order.revenue), order.source, order.customer_id) == ("A-100", 10.0, "api", "cust-1")
+    assert (order.order_id, float(order.revenue), order.source, order.customer_id) == (
+        "A-100",
+        10.0,
+        "api",
+        "cust-1",
+    )
     assert order.lines.get().product_id == "sku-1"
 
 
@@ -24,12 +34,23 @@ def test_it_takes_a_list_and_reports_per_order_errors(shop, api):
     answer = api.post("/api/v1/orders", {"orders": [ORDER, bad, {"items": []}]}, format="json").json()
     assert answer["accepted"] == 1
     assert answer["rejected"] == [
-        {"index": 1, "order_id": "A-2", "errors": {
-            "visitor_id": ["visitor_id or customer_id is required"],
-            "items": ["item 0: must be between 1 and 1000000"]}},
-        {"index": 2, "order_id": None, "errors": {
-            "order_id": ["is required"], "visitor_id": ["visitor_id or customer_id is required"],
-            "items": ["must hold between 1 and 500 items"]}},
+        {
+            "index": 1,
+            "order_id": "A-2",
+            "errors": {
+                "visitor_id": ["visitor_id or customer_id is required"],
+                "items": ["item 0: must be between 1 and 1000000"],
+            },
+        },
+        {
+            "index": 2,
+            "order_id": None,
+            "errors": {
+                "order_id": ["is required"],
+                "visitor_id": ["visitor_id or customer_id is required"],
+                "items": ["must hold between 1 and 500 items"],
+            },
+        },
     ]
 
 

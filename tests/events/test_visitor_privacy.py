@@ -7,12 +7,15 @@ from tests.factories import make_event
 
 @pytest.fixture
 def visitor_history(shop):
-    collect(shop, [
-        make_event("product_view", visitor_id="v-7"),
-        make_event("identify", visitor_id="v-7", customer_id="cust-7"),
-        make_event("purchase", visitor_id="v-7", order_id="o-7", revenue=20.0),
-        make_event("page_view", visitor_id="v-8"),
-    ])
+    collect(
+        shop,
+        [
+            make_event("product_view", visitor_id="v-7"),
+            make_event("identify", visitor_id="v-7", customer_id="cust-7"),
+            make_event("purchase", visitor_id="v-7", order_id="o-7", revenue=20.0),
+            make_event("page_view", visitor_id="v-8"),
+        ],
+    )
 
 
 @pytest.mark.django_db

@@ -33,12 +33,32 @@ def database_url_of_this_test() -> str:
 def worker_queue(settings):
     """A queue of this test's own, served by a worker process started for it."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    env = dict(os.environ, DATABASE_URL=database_url_of_this_test(), CELERY_TASK_ALWAYS_EAGER="0",
-               MEDIA_ROOT=str(settings.MEDIA_ROOT))
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url_of_this_test(),
+        CELERY_TASK_ALWAYS_EAGER="0",
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+    )
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "personalize", "worker", "--pool=solo", "-Q", queue,
-         "--without-gossip", "--without-mingle", "--loglevel=warning"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "personalize",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     celery_app.conf.CELERY_TASK_ALWAYS_EAGER = False
     celery_app.conf.task_default_queue = queue

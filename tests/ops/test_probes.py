@@ -30,10 +30,21 @@ def test_readyz_names_what_is_down():
         "from django.test import Client; r = Client().get('/readyz');"
         "print(json.dumps({'status': r.status_code, 'body': r.json()}))"
     )
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="personalize.settings",
-               DATABASE_URL="postgres://postgres@127.0.0.1:9/nowhere", REDIS_URL="redis://127.0.0.1:9/0")
-    out = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
-                         timeout=60, check=True)
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="personalize.settings",
+        DATABASE_URL="postgres://postgres@127.0.0.1:9/nowhere",
+        REDIS_URL="redis://127.0.0.1:9/0",
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     answer = json.loads(out.stdout.strip().splitlines()[-1])
     assert answer["status"] == 503
     assert set(answer["body"]["down"]) == {"database", "redis"}

@@ -17,7 +17,9 @@ def create_shop_json(*args) -> dict:
 
 @pytest.mark.django_db
 def test_it_prints_the_shop_and_its_keys_as_one_json_object():
-    answer = create_shop_json("--name", "Tea Shop", "--domain", "https://www.Tea.example/", "--owner", "Owner@Tea.example")
+    answer = create_shop_json(
+        "--name", "Tea Shop", "--domain", "https://www.Tea.example/", "--owner", "Owner@Tea.example"
+    )
     shop = Shop.objects.get(id=answer["shop_id"])
     assert answer["site_key"] == shop.site_key and shop.site_key.startswith("pk_")
     assert answer["secret_key"].startswith("sk_")
@@ -42,12 +44,15 @@ def test_it_refuses_a_junk_domain():
     assert Shop.objects.count() == 0
 
 
-@pytest.mark.parametrize(("raw", "clean"), [
-    ("Example.COM", "example.com"),
-    ("https://shop.example.com/path?q=1", "shop.example.com"),
-    ("localhost", "localhost"),
-    ("http://127.0.0.1:8000", "127.0.0.1"),
-])
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("Example.COM", "example.com"),
+        ("https://shop.example.com/path?q=1", "shop.example.com"),
+        ("localhost", "localhost"),
+        ("http://127.0.0.1:8000", "127.0.0.1"),
+    ],
+)
 def test_it_normalizes_domains(raw, clean):
     assert normalize_domain(raw) == clean
 

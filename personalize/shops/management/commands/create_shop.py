@@ -18,17 +18,23 @@ class Command(BaseCommand):
     def handle(self, *args, name, domain, owner, currency, **options):
         user = None
         if owner:
-            user, _ = get_user_model().objects.get_or_create(username=owner.lower(), defaults={"email": owner})
+            user, _ = get_user_model().objects.get_or_create(
+                username=owner.lower(), defaults={"email": owner}
+            )
         try:
             shop = create_shop(name=name, domains=domain, owner=user, currency=currency)
         except DomainError as exc:
             raise CommandError(str(exc)) from exc
         _, secret = issue_secret_key(shop=shop, label="create_shop")
-        self.stdout.write(json.dumps({
-            "shop_id": shop.id,
-            "name": shop.name,
-            "site_key": shop.site_key,
-            "secret_key": secret,
-            "allowed_domains": shop.allowed_domains,
-            "owner": user.username if user else None,
-        }))
+        self.stdout.write(
+            json.dumps(
+                {
+                    "shop_id": shop.id,
+                    "name": shop.name,
+                    "site_key": shop.site_key,
+                    "secret_key": secret,
+                    "allowed_domains": shop.allowed_domains,
+                    "owner": user.username if user else None,
+                }
+            )
+        )
