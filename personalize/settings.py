@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "personalize.shops",
     "personalize.catalog",
     "personalize.events",
+    "personalize.recommend",
     "personalize.dashboard",
     "personalize.demo",
 ]
@@ -133,6 +134,8 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
         "store_processed": False,
+        # Broadcast (remote control) messages; kombu's default is ./control in the working directory.
+        "control_folder": str(VAR_DIR / "celery" / "control"),
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -142,7 +145,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    # Each shop is trained when its data moved on (see recommend.tasks.schedule_trainings).
+    "schedule-trainings": {"task": "personalize.recommend.tasks.schedule_trainings", "schedule": 15 * 60},
+}
 CELERY_TIMEZONE = "UTC"
 
 # --- auth, sessions, security -------------------------------------------------------------
@@ -216,6 +222,8 @@ PZ_SESSION_IDLE_SECONDS = 30 * 60
 # Client clocks drift; an event more than this far ahead of server time is rejected.
 PZ_MAX_CLOCK_SKEW_SECONDS = 24 * 3600
 PZ_PRODUCTS_MAX_PER_CALL = 1000
+# Trained model versions (numpy arrays), one folder per shop; a shared volume when workers and web differ.
+PZ_MODEL_DIR = Path(os.environ.get("PZ_MODEL_DIR", VAR_DIR / "models"))
 PZ_FEED_MAX_BYTES = int(os.environ.get("PZ_FEED_MAX_BYTES", str(1024**3)))
 PZ_FEED_FETCH_TIMEOUT = int(os.environ.get("PZ_FEED_FETCH_TIMEOUT", "30"))
 # Feed URLs on loopback/private addresses are refused in production (a merchant could otherwise

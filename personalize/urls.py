@@ -9,6 +9,7 @@ urlpatterns = [
     path("readyz", probes.readyz, name="readyz"),
     path("api/v1/", include("personalize.events.urls")),
     path("api/v1/", include("personalize.catalog.urls")),
+    path("api/v1/", include("personalize.recommend.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("demo/", include("personalize.demo.urls")),

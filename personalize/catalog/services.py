@@ -347,6 +347,7 @@ def upsert_products(*, shop: Shop, rows: list[dict]) -> UpsertResult:
             unique_fields=["shop", "product_id"],
             update_fields=_UPSERT_FIELDS,
         )
+    _catalog_changed(shop, deleted=False)
     result.updated = len(existing)
     result.created = len(products) - len(existing)
     return result
@@ -373,6 +374,14 @@ def filter_products(*, shop: Shop, category: str | None = None, in_stock: bool |
 def delete_product(*, shop: Shop, product_id: str) -> None:
     """Delete one product; a missing or foreign product_id raises Http404."""
     get_for_shop_or_404(Product, shop, product_id=product_id).delete()
+    _catalog_changed(shop, deleted=True)
+
+
+def _catalog_changed(shop: Shop, *, deleted: bool) -> None:
+    """Serving holds a snapshot of the catalog in memory: tell it to reload (once this commits)."""
+    from personalize.recommend.store import catalog_changed  # numpy-heavy; only needed after a write
+
+    catalog_changed(shop.id, deleted=deleted)
 
 
 # --- feed imports ------------------------------------------------------------------------------

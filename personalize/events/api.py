@@ -26,7 +26,7 @@ from personalize.events.services import (
     record_orders,
 )
 from personalize.events.validation import validate_order
-from personalize.shops.services import origin_host, resolve_secret_key, resolve_site_key
+from personalize.shops.services import resolve_request_shop
 from personalize.shops.tenancy import ShopAPIView
 
 
@@ -126,20 +126,13 @@ class CollectView(APIView):
 
     @staticmethod
     def _resolve_shop(request, body: dict, origin: str | None):
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        if header:
-            scheme, _, raw_key = header.partition(" ")
-            key = resolve_secret_key(raw_key.strip()) if scheme.lower() == "bearer" else None
-            if key is None:
-                return None, error(403, "authorization", "unknown or revoked secret key")
-            return key.shop, None
-        shop = resolve_site_key(body.get("site_key"))
-        if shop is None:
-            return None, error(403, "site_key", "unknown site key")
-        host = origin_host(origin) or origin_host(request.META.get("HTTP_REFERER"))
-        if not shop.is_development and (host is None or not shop.allows_origin_host(host)):
-            return None, error(403, "origin", "this site key is not allowed from this origin")
-        return shop, None
+        shop, denial = resolve_request_shop(
+            authorization=request.META.get("HTTP_AUTHORIZATION", ""),
+            site_key=body.get("site_key"),
+            origin=origin,
+            referer=request.META.get("HTTP_REFERER"),
+        )
+        return (None, error(403, *denial)) if denial else (shop, None)
 
 
 class OrdersView(ShopAPIView):

@@ -49,7 +49,9 @@ MAX_REPORTED_REJECTIONS = 100
 _NAMESPACE = uuid.UUID("8f0a3a52-3c39-5d3c-9a4e-2f5c1a1d6b70")
 # Types whose required fields all have a CSV column; the others need rec_id, query, … and so are
 # always rejected by validate_event, with its reason.
-_FAST_TYPES = frozenset(("page_view", "product_view", "add_to_cart", "remove_from_cart", "purchase", "custom"))
+_FAST_TYPES = frozenset(
+    ("page_view", "product_view", "add_to_cart", "remove_from_cart", "purchase", "custom")
+)
 _TEMP_TABLE = "pz_history_rows"
 
 # One stored row, in the temp table's column order:
@@ -77,14 +79,23 @@ class ImportSummary:
 
     def as_json(self) -> dict:
         return {
-            "rows_read": self.rows_read, "stored": self.stored, "duplicates": self.duplicates,
-            "rejected": self.rejected, "orders_created": self.orders_created,
+            "rows_read": self.rows_read,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "orders_created": self.orders_created,
             "first_rejected": self.first_rejected,
         }
 
 
-def import_history(*, shop: Shop, stream: IO[bytes], progress: Callable[[int], None] | None = None,
-                   chunk_rows: int = CHUNK_ROWS, use_copy: bool | None = None) -> ImportSummary:
+def import_history(
+    *,
+    shop: Shop,
+    stream: IO[bytes],
+    progress: Callable[[int], None] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    use_copy: bool | None = None,
+) -> ImportSummary:
     """Import a history CSV (plain or gzip, detected from its first bytes) read from a binary stream.
 
     Memory stays bounded by a few chunks whatever the file's size. Each chunk is its own
@@ -105,7 +116,11 @@ def import_history(*, shop: Shop, stream: IO[bytes], progress: Callable[[int], N
     chunks: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
     parser = threading.Thread(
-        target=_produce, args=(counter, now, summary, chunk_rows, chunks, stop), name="history-parser", daemon=True)
+        target=_produce,
+        args=(counter, now, summary, chunk_rows, chunks, stop),
+        name="history-parser",
+        daemon=True,
+    )
     parser.start()
     reported = 0
     try:
@@ -133,8 +148,14 @@ def import_history(*, shop: Shop, stream: IO[bytes], progress: Callable[[int], N
 _DONE = object()
 
 
-def _produce(counter: "_CountingReader", now: datetime, summary: ImportSummary, chunk_rows: int,
-             chunks: queue.Queue, stop: threading.Event) -> None:
+def _produce(
+    counter: "_CountingReader",
+    now: datetime,
+    summary: ImportSummary,
+    chunk_rows: int,
+    chunks: queue.Queue,
+    stop: threading.Event,
+) -> None:
     """The parser thread: read and check rows, hand over chunks of clean rows (or the error)."""
 
     def put(item) -> bool:
@@ -237,7 +258,8 @@ def _parse(reader, now: datetime, summary: ImportSummary) -> Iterator[Row]:
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
         raise HistoryImportError(
-            f"missing column(s) {', '.join(missing)}; expected a header row: {','.join(COLUMNS)}")
+            f"missing column(s) {', '.join(missing)}; expected a header row: {','.join(COLUMNS)}"
+        )
     width = len(names)
     # Absent optional columns read as "" (index `width` of the padded row).
     index = [names.index(c) if c in names else width for c in COLUMNS]
@@ -269,7 +291,14 @@ def _parse(reader, now: datetime, summary: ImportSummary) -> Iterator[Row]:
             continue
         fields.append("")
         ts_text, vis, typ, pid, qty_text, price_text, oid = (
-            fields[i_ts], fields[i_vis], fields[i_type], fields[i_pid], fields[i_qty], fields[i_price], fields[i_oid])
+            fields[i_ts],
+            fields[i_vis],
+            fields[i_type],
+            fields[i_pid],
+            fields[i_qty],
+            fields[i_price],
+            fields[i_oid],
+        )
         values = (ts_text, vis, typ, pid, qty_text, price_text, oid)
 
         # Fast path: plain ASCII, the usual types, numbers that parse; anything else falls through.
@@ -292,6 +321,8 @@ def _parse(reader, now: datetime, summary: ImportSummary) -> Iterator[Row]:
                 ok = False
             if not price_text:
                 price = None
+            elif "_" in price_text:
+                ok = False  # float() takes "1_0"; validate_event's reading of the cell does not
             else:
                 try:
                     price_float = float(price_text)
@@ -358,8 +389,10 @@ def _slow_row(line: int, values: tuple[str, ...], now: datetime) -> tuple[Row | 
     errors: dict[str, list[str]] = {}
     raw: dict = {
         "event_id": str(uuid.UUID(bytes=_event_id_bytes(line, values))),
-        "type": typ or None, "visitor_id": vis or None,
-        "product_id": pid or None, "order_id": oid or None,
+        "type": typ or None,
+        "visitor_id": vis or None,
+        "product_id": pid or None,
+        "order_id": oid or None,
     }
     if not ts_text.strip():
         errors["ts"] = ["is required in a history import"]
@@ -380,7 +413,9 @@ def _slow_row(line: int, values: tuple[str, ...], now: datetime) -> tuple[Row | 
         else:
             raw["items"] = [{"product_id": pid, "quantity": raw["quantity"], "price": raw.get("price")}]
     clean, event_errors = validate_event(
-        raw, now=now, max_skew=timedelta(seconds=settings.PZ_MAX_CLOCK_SKEW_SECONDS),
+        raw,
+        now=now,
+        max_skew=timedelta(seconds=settings.PZ_MAX_CLOCK_SKEW_SECONDS),
         properties_max_bytes=settings.PZ_PROPERTIES_MAX_BYTES,
     )
     for name, reasons in event_errors.items():
@@ -391,8 +426,15 @@ def _slow_row(line: int, values: tuple[str, ...], now: datetime) -> tuple[Row | 
     if errors or clean is None:
         return None, errors
     return (
-        clean["event_id"].bytes, clean["type"], clean["visitor_id"], clean["ts"], clean["product_id"],
-        clean["quantity"], clean["price"], clean["order_id"], clean["revenue"],
+        clean["event_id"].bytes,
+        clean["type"],
+        clean["visitor_id"],
+        clean["ts"],
+        clean["product_id"],
+        clean["quantity"],
+        clean["price"],
+        clean["order_id"],
+        clean["revenue"],
     ), {}
 
 
@@ -466,17 +508,43 @@ def _copy_chunk(shop: Shop, chunk: list[Row], now: datetime) -> tuple[int, int]:
 def _insert_chunk(shop: Shop, chunk: list[Row], now: datetime) -> tuple[int, int]:
     rows = []
     for event_id, typ, vis, ts, pid, quantity, price, oid, revenue in chunk:
-        rows.append({
-            "shop_id": shop.id, "event_id": uuid.UUID(bytes=event_id), "type": typ, "visitor_id": vis,
-            "session_id": "", "customer_id": "", "ts": ts, "received_at": now, "url": "", "referrer": "",
-            "product_id": pid, "quantity": quantity, "price": price, "currency": "", "order_id": oid,
-            "revenue": revenue,
-            "items": [{"product_id": pid, "quantity": quantity, "price": float(price) if price is not None else None}]
-            if typ == "purchase" else None,
-            "query": "", "rec_id": "", "campaign_id": "", "properties": None,
-        })
-    stored = {event_id for (event_id,) in insert_rows(
-        Event, rows, conflict=("shop_id", "event_id"), returning=("event_id",))}
+        rows.append(
+            {
+                "shop_id": shop.id,
+                "event_id": uuid.UUID(bytes=event_id),
+                "type": typ,
+                "visitor_id": vis,
+                "session_id": "",
+                "customer_id": "",
+                "ts": ts,
+                "received_at": now,
+                "url": "",
+                "referrer": "",
+                "product_id": pid,
+                "quantity": quantity,
+                "price": price,
+                "currency": "",
+                "order_id": oid,
+                "revenue": revenue,
+                "items": [
+                    {
+                        "product_id": pid,
+                        "quantity": quantity,
+                        "price": float(price) if price is not None else None,
+                    }
+                ]
+                if typ == "purchase"
+                else None,
+                "query": "",
+                "rec_id": "",
+                "campaign_id": "",
+                "properties": None,
+            }
+        )
+    stored = {
+        event_id
+        for (event_id,) in insert_rows(Event, rows, conflict=("shop_id", "event_id"), returning=("event_id",))
+    }
     new = [row for row in rows if row["event_id"] in stored]
 
     orders: dict[str, OrderIn] = {}
@@ -486,15 +554,24 @@ def _insert_chunk(shop: Shop, chunk: list[Row], now: datetime) -> tuple[int, int
         order = orders.get(row["order_id"])
         if order is None:
             orders[row["order_id"]] = order = OrderIn(
-                order_id=row["order_id"], revenue=Decimal(0), ts=row["ts"], lines=[], visitor_id=row["visitor_id"])
+                order_id=row["order_id"],
+                revenue=Decimal(0),
+                ts=row["ts"],
+                lines=[],
+                visitor_id=row["visitor_id"],
+            )
         # The same aggregates as the PostgreSQL statement: min visitor and time, summed revenue.
         order.ts = min(order.ts, row["ts"])
         order.visitor_id = min(order.visitor_id, row["visitor_id"])
         order.revenue += row["revenue"]
-        order.lines.append({"product_id": row["product_id"], "quantity": row["quantity"], "price": row["price"]})
+        order.lines.append(
+            {"product_id": row["product_id"], "quantity": row["quantity"], "price": row["price"]}
+        )
     orders_created = 0
     if orders:
-        known = set(Order.objects.for_shop(shop).filter(order_id__in=list(orders)).values_list("order_id", flat=True))
+        known = set(
+            Order.objects.for_shop(shop).filter(order_id__in=list(orders)).values_list("order_id", flat=True)
+        )
         orders_created = len(orders.keys() - known)
         record_orders(shop=shop, orders=list(orders.values()), source="import", merge_lines=True)
 
@@ -506,9 +583,18 @@ def _insert_chunk(shop: Shop, chunk: list[Row], now: datetime) -> tuple[int, int
     if seen:
         insert_rows(
             Visitor,
-            [{"shop_id": shop.id, "visitor_id": v, "customer_id": "", "first_seen": first, "last_seen": last}
-             for v, (first, last) in sorted(seen.items())],
-            conflict=("shop_id", "visitor_id"), returning=("id",),
+            [
+                {
+                    "shop_id": shop.id,
+                    "visitor_id": v,
+                    "customer_id": "",
+                    "first_seen": first,
+                    "last_seen": last,
+                }
+                for v, (first, last) in sorted(seen.items())
+            ],
+            conflict=("shop_id", "visitor_id"),
+            returning=("id",),
             on_conflict_set=(
                 "first_seen = CASE WHEN excluded.first_seen < t.first_seen THEN excluded.first_seen ELSE t.first_seen END, "
                 "last_seen = CASE WHEN excluded.last_seen > t.last_seen THEN excluded.last_seen ELSE t.last_seen END"

@@ -13,6 +13,7 @@ from django.utils import timezone
 from personalize.events.bulk import insert_rows
 from personalize.events.models import Event, Order, OrderLine, Visitor
 from personalize.events.validation import validate_event
+from personalize.recommend.realtime import remember_events
 from personalize.shops.models import Shop
 
 # A visitor row is refreshed at most this often; last_seen is accurate to this.
@@ -87,6 +88,7 @@ def record_events(*, shop: Shop, batch: list, received_at: datetime | None = Non
         if purchases:
             record_orders(shop=shop, orders=[_order_from_event(e) for e in purchases], source="event")
         _touch_visitors(shop, new_events)
+    remember_events(shop=shop, events=new_events)
     result.accepted = len(stored)
     result.duplicates += len(events) - len(stored)
     return result

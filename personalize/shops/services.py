@@ -142,6 +142,26 @@ def origin_host(origin: str | None) -> str | None:
     return urlsplit(origin).hostname
 
 
+def resolve_request_shop(
+    *, authorization: str, site_key, origin: str | None, referer: str | None = None
+) -> tuple[Shop | None, tuple[str, str] | None]:
+    """The shop of a public endpoint's request: a secret key header (servers), else a site key sent
+    from one of the shop's allowed origins (pages). (shop, None), or (None, (field, reason)) for a 403."""
+    if authorization:
+        scheme, _, raw_key = authorization.partition(" ")
+        key = resolve_secret_key(raw_key.strip()) if scheme.lower() == "bearer" else None
+        if key is None:
+            return None, ("authorization", "unknown or revoked secret key")
+        return key.shop, None
+    shop = resolve_site_key(site_key)
+    if shop is None:
+        return None, ("site_key", "unknown site key")
+    host = origin_host(origin) or origin_host(referer)
+    if not shop.is_development and (host is None or not shop.allows_origin_host(host)):
+        return None, ("origin", "this site key is not allowed from this origin")
+    return shop, None
+
+
 def shops_of(user: AbstractBaseUser):
     return Shop.objects.filter(membership__user=user).order_by("name", "id")
 

@@ -5,6 +5,7 @@ import gzip
 import io
 import json
 import tracemalloc
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -49,23 +50,41 @@ def test_it_imports_every_row_and_groups_purchase_lines_into_orders(shop, tmp_pa
     summary = run_import(shop, write_csv(tmp_path / "h.csv", SAMPLE))
 
     assert summary | {"seconds": 0, "rows_per_second": 0} == {
-        "rows_read": 6, "stored": 6, "duplicates": 0, "rejected": 0, "orders_created": 2,
-        "first_rejected": [], "seconds": 0, "rows_per_second": 0,
+        "rows_read": 6,
+        "stored": 6,
+        "duplicates": 0,
+        "rejected": 0,
+        "orders_created": 2,
+        "first_rejected": [],
+        "seconds": 0,
+        "rows_per_second": 0,
     }
     events = Event.objects.for_shop(shop)
     assert sorted(events.values_list("type", flat=True)) == [
-        "add_to_cart", "page_view", "product_view", "purchase", "purchase", "purchase"]
+        "add_to_cart",
+        "page_view",
+        "product_view",
+        "purchase",
+        "purchase",
+        "purchase",
+    ]
     line = events.get(type="purchase", product_id="sku-1")
     assert line.order_id == "o-1"
     assert (line.quantity, line.price, line.revenue) == (2, Decimal("3.5"), Decimal("7"))
     assert line.items == [{"product_id": "sku-1", "quantity": 2, "price": 3.5}]
     assert line.ts == datetime(2024, 3, 1, 10, 5, tzinfo=UTC)
-    assert line.event_id == event_id_for(5, SAMPLE[3])
+    assert (
+        line.event_id
+        == event_id_for(5, SAMPLE[3])
+        == uuid.uuid5(history._NAMESPACE, "5\x1f" + "\x1f".join(SAMPLE[3]))
+    )
 
     o1 = Order.objects.for_shop(shop).get(order_id="o-1")
     assert (o1.revenue, o1.visitor_id, o1.source) == (Decimal("17"), "v1", "import")
     assert sorted(o1.lines.values_list("product_id", "quantity", "price")) == [
-        ("sku-1", 2, Decimal("3.5")), ("sku-2", 1, Decimal("10"))]
+        ("sku-1", 2, Decimal("3.5")),
+        ("sku-2", 1, Decimal("10")),
+    ]
     o2 = Order.objects.for_shop(shop).get(order_id="o-2")
     assert o2.ts == datetime(2024, 3, 2, 8, 0, tzinfo=UTC)
     # No quantity on a purchase line means one unit.
@@ -74,7 +93,9 @@ def test_it_imports_every_row_and_groups_purchase_lines_into_orders(shop, tmp_pa
 
     v1 = Visitor.objects.for_shop(shop).get(visitor_id="v1")
     assert (v1.first_seen, v1.last_seen) == (
-        datetime(2024, 3, 1, 10, 0, tzinfo=UTC), datetime(2024, 3, 1, 10, 5, tzinfo=UTC))
+        datetime(2024, 3, 1, 10, 0, tzinfo=UTC),
+        datetime(2024, 3, 1, 10, 5, tzinfo=UTC),
+    )
 
 
 def test_importing_the_same_file_twice_adds_nothing(shop, tmp_path):
@@ -226,6 +247,7 @@ EDGE_ROWS = [
     ("2024-03-01T10:00:00Z", "v1", "purchase", "sku-1", "6.0", "2.5", "o-1"),
     ("2024-03-01T10:00:00Z", "v1", "purchase", "sku-1", "1_000", "2.5", "o-1"),
     ("2024-03-01T10:00:00Z", "v1", "purchase", "sku-1", "1", "nan", "o-1"),
+    ("2024-03-01T10:00:00Z", "v1", "purchase", "sku-1", "1", "1_0", "o-1"),
     ("2024-03-01T10:00:00Z", "v1", "purchase", "sku-1", "1", "1e11", "o-1"),
     ("2024-03-01T10:00:00Z", "v1", "purchase", "sku-1", "1000001", "1", "o-1"),
     ("1500000000", "v1", "page_view", "", "", "", ""),
@@ -262,8 +284,10 @@ def test_memory_stays_bounded_on_a_large_file(shop, tmp_path):
     with path.open("w") as f:
         f.write(HEADER + "\n")
         for i in range(rows):
-            f.write(f"2024-03-01T10:{i // 6000 % 60:02d}:00Z,visitor-{i % 5000:08d}-padding-padding,"
-                    f"product_view,product-{i % 3000:06d}-a-fairly-long-sku,,,\n")
+            f.write(
+                f"2024-03-01T10:{i // 6000 % 60:02d}:00Z,visitor-{i % 5000:08d}-padding-padding,"
+                f"product_view,product-{i % 3000:06d}-a-fairly-long-sku,,,\n"
+            )
 
     tracemalloc.start()
     try:
@@ -290,16 +314,47 @@ def test_copy_and_insert_rows_store_identical_data(shop, other_shop, tmp_path):
     assert copy_summary.stored > 10
 
     def stored(shop):
-        events = list(Event.objects.for_shop(shop).order_by("event_id").values(
-            "event_id", "type", "visitor_id", "session_id", "customer_id", "ts", "url", "referrer", "product_id",
-            "quantity", "price", "currency", "order_id", "revenue", "items", "query", "rec_id", "campaign_id",
-            "properties"))
-        orders = list(Order.objects.for_shop(shop).order_by("order_id").values(
-            "order_id", "visitor_id", "customer_id", "revenue", "currency", "ts", "source"))
+        events = list(
+            Event.objects.for_shop(shop)
+            .order_by("event_id")
+            .values(
+                "event_id",
+                "type",
+                "visitor_id",
+                "session_id",
+                "customer_id",
+                "ts",
+                "url",
+                "referrer",
+                "product_id",
+                "quantity",
+                "price",
+                "currency",
+                "order_id",
+                "revenue",
+                "items",
+                "query",
+                "rec_id",
+                "campaign_id",
+                "properties",
+            )
+        )
+        orders = list(
+            Order.objects.for_shop(shop)
+            .order_by("order_id")
+            .values("order_id", "visitor_id", "customer_id", "revenue", "currency", "ts", "source")
+        )
         lines = sorted(
-            OrderLine.objects.for_shop(shop).values_list("order__order_id", "product_id", "quantity", "price"), key=str)
-        visitors = list(Visitor.objects.for_shop(shop).order_by("visitor_id").values(
-            "visitor_id", "customer_id", "first_seen", "last_seen"))
+            OrderLine.objects.for_shop(shop).values_list(
+                "order__order_id", "product_id", "quantity", "price"
+            ),
+            key=str,
+        )
+        visitors = list(
+            Visitor.objects.for_shop(shop)
+            .order_by("visitor_id")
+            .values("visitor_id", "customer_id", "first_seen", "last_seen")
+        )
         return events, orders, lines, visitors
 
     assert stored(shop) == stored(other_shop)

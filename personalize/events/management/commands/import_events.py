@@ -32,12 +32,23 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot open {file}: {exc.strerror}") from exc
         started = time.perf_counter()
-        with handle, tqdm(total=os.fstat(handle.fileno()).st_size, unit="B", unit_scale=True,
-                          desc="import", file=sys.stderr, disable=no_progress) as bar:
+        with (
+            handle,
+            tqdm(
+                total=os.fstat(handle.fileno()).st_size,
+                unit="B",
+                unit_scale=True,
+                desc="import",
+                file=sys.stderr,
+                disable=no_progress,
+            ) as bar,
+        ):
             try:
                 summary = import_history(shop=found, stream=handle, progress=bar.update)
             except HistoryImportError as exc:
-                raise CommandError(str(exc)) from exc
+                raise CommandError(
+                    f"{exc} (the chunks stored before it are kept; importing the file again adds only the rest)"
+                ) from exc
         seconds = time.perf_counter() - started
         result = summary.as_json()
         result["seconds"] = round(seconds, 3)

@@ -1,0 +1,638 @@
+"""What serving holds in process memory per shop: the active model's arrays, a catalog snapshot and
+the shop's rules, loaded lazily, LRU-bounded, and reloaded when the cache says they changed.
+
+One cache round trip per request (`get_many` of the version keys, plus the visitor's real-time
+activity) tells whether anything changed; the database is read only when something did:
+
+- `active-model:{shop}` holds the active version id (0 for none). Training calls
+  `announce_active_version` on activation; a missing key is re-read from the database.
+- `catalog-version:{shop}` changes on every catalog write (`catalog_changed`): the snapshot reloads
+  just the rows updated since its last load. `catalog-full:{shop}` changes on deletes: a full reload.
+- `rec-rules:{shop}` changes when the config or widget rules change (`rules_changed`).
+
+Products in the catalog but not in the model (they arrived after training) get vectors from their
+features at load time, so they can be recommended the same minute.
+"""
+
+import logging
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Case, FloatField, Sum, Value, When
+from django.utils import timezone
+
+from personalize.catalog.models import CATEGORY_SEPARATOR, Product
+from personalize.events.models import Event
+from personalize.recommend import artifacts as artifact_files
+from personalize.recommend import engine
+from personalize.recommend.features import feature_matrix
+from personalize.recommend.models import ModelVersion
+from personalize.recommend.rules import ShopRules, load_rules
+from personalize.shops.models import Shop
+
+log = logging.getLogger(__name__)
+
+MAX_SHOPS = 32
+# A snapshot is rebuilt from scratch this often anyway, to catch writes that bypassed the services.
+CATALOG_FULL_RELOAD_SECONDS = 15 * 60
+# Rows updated this long before the last load are read again: a transaction may commit late.
+CATALOG_DELTA_MARGIN = timedelta(seconds=60)
+RULES_RELOAD_SECONDS = 60
+# The active-version key expires so that a missed announcement heals itself.
+ACTIVE_KEY_SECONDS = 10 * 60
+# After a failed artifact load, wait this long before trying the same version again.
+MODEL_RETRY_SECONDS = 60
+EVENT_TRENDING_SECONDS = 5 * 60
+EVENT_TRENDING_DAYS = 14
+# For neighbours of items new since training: at most this many of them are scanned.
+NEW_ITEMS_MAX = 2000
+
+
+def model_dir() -> Path:
+    return Path(getattr(settings, "PZ_MODEL_DIR", settings.VAR_DIR / "models"))
+
+
+def _model_key(shop_id: int) -> str:
+    return f"active-model:{shop_id}"
+
+
+def _catalog_key(shop_id: int) -> str:
+    return f"catalog-version:{shop_id}"
+
+
+def _catalog_full_key(shop_id: int) -> str:
+    return f"catalog-full:{shop_id}"
+
+
+def _rules_key(shop_id: int) -> str:
+    return f"rec-rules:{shop_id}"
+
+
+def _trending_key(shop_id: int) -> str:
+    return f"event-trending:{shop_id}"
+
+
+# --- announcements (called by training, the catalog and the dashboard) -----------------------------
+
+
+def announce_active_version(shop_id: int, version_id: int | None) -> None:
+    """Tell every web process that `version_id` (None: no model) now serves `shop_id`.
+
+    Call it after the activation committed (training does, from transaction.on_commit)."""
+    cache.set(_model_key(shop_id), int(version_id or 0), timeout=ACTIVE_KEY_SECONDS)
+
+
+def catalog_changed(shop_id: int, *, deleted: bool = False) -> None:
+    """Products were written (or, with `deleted`, removed): snapshots reload on their next request.
+
+    Call it once the write committed; a snapshot loaded in between would miss the rows until the
+    next change or its periodic full reload."""
+    token = uuid.uuid4().hex
+    values = {_catalog_key(shop_id): token}
+    if deleted:
+        values[_catalog_full_key(shop_id)] = token
+    cache.set_many(values, timeout=None)
+
+
+def rules_changed(shop_id: int) -> None:
+    """The shop's RecommenderConfig or WidgetRules changed (call it once that committed)."""
+    cache.set(_rules_key(shop_id), uuid.uuid4().hex, timeout=None)
+
+
+# --- the catalog snapshot ---------------------------------------------------------------------------
+
+_PRODUCT_COLUMNS = (
+    "product_id",
+    "title",
+    "url",
+    "image_url",
+    "price",
+    "currency",
+    "category_path",
+    "brand",
+    "tags",
+    "in_stock",
+    "created_at",
+    "updated_at",
+)
+
+
+@dataclass
+class Catalog:
+    """A shop's products as parallel columns; a product's position is its catalog index."""
+
+    product_ids: list[str]
+    index: dict[str, int]
+    titles: list[str]
+    urls: list[str]
+    images: list[str]
+    currencies: list[str]
+    paths: list[str]  # 'A > B'
+    brands: list[str]
+    tags: list[list]
+    in_stock: np.ndarray  # (n,) bool
+    price: np.ndarray  # (n,) float64, nan when unknown
+    created: np.ndarray  # (n,) float64 epoch seconds
+    watermark: datetime  # rows updated after this are not in the snapshot yet
+    loaded_at: float  # time.monotonic() of the last full load
+    # Derived, rebuilt by _derive:
+    cat_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    categories: list[str] = field(default_factory=list)
+    newest: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    _category_masks: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.product_ids)
+
+    def category_mask(self, value: str) -> np.ndarray:
+        """(n,) bool: products in category `value` or below it."""
+        matched = self._category_masks.get(value)
+        if matched is None:
+            prefix = value + CATEGORY_SEPARATOR
+            matched = np.array(
+                [c == value or c.startswith(prefix) for c in self.categories] or [False], dtype=bool
+            )
+            if len(self._category_masks) > 256:
+                self._category_masks.clear()
+            self._category_masks[value] = matched
+        return matched[self.cat_codes] if len(self) else np.zeros(0, dtype=bool)
+
+    def feature_rows(self, indices) -> list[dict]:
+        """What features.feature_matrix needs to embed these products."""
+        return [
+            {
+                "title": self.titles[i],
+                "categories": [c for c in self.paths[i].split(CATEGORY_SEPARATOR) if c],
+                "brand": self.brands[i],
+                "tags": self.tags[i],
+                "price": None if np.isnan(self.price[i]) else float(self.price[i]),
+            }
+            for i in indices
+        ]
+
+
+def _column_values(row: dict) -> tuple:
+    return (
+        row["title"],
+        row["url"] or "",
+        row["image_url"] or "",
+        row["currency"] or "",
+        row["category_path"] or "",
+        row["brand"] or "",
+        row["tags"] if isinstance(row["tags"], list) else [],
+        bool(row["in_stock"]),
+        float(row["price"]) if row["price"] is not None else np.nan,
+        row["created_at"].timestamp(),
+    )
+
+
+def _derive(catalog: Catalog) -> Catalog:
+    codes: dict[str, int] = {}
+    catalog.cat_codes = np.fromiter(
+        (codes.setdefault(p, len(codes)) for p in catalog.paths), dtype=np.int32, count=len(catalog)
+    )
+    catalog.categories = list(codes)
+    # Newest first; ties (one bulk insert) by catalog position, later rows first.
+    catalog.newest = np.lexsort((-np.arange(len(catalog)), -catalog.created)).astype(np.int32)
+    catalog._category_masks = {}
+    return catalog
+
+
+def load_catalog(shop: Shop) -> Catalog:
+    """The whole catalog of `shop`, in one query."""
+    watermark = timezone.now()
+    rows = list(Product.objects.for_shop(shop).order_by("id").values(*_PRODUCT_COLUMNS))
+    product_ids = [r["product_id"] for r in rows]
+    columns = list(zip(*(_column_values(r) for r in rows), strict=True)) or [()] * 10
+    catalog = Catalog(
+        product_ids=product_ids,
+        index={pid: i for i, pid in enumerate(product_ids)},
+        titles=list(columns[0]),
+        urls=list(columns[1]),
+        images=list(columns[2]),
+        currencies=list(columns[3]),
+        paths=list(columns[4]),
+        brands=list(columns[5]),
+        tags=list(columns[6]),
+        in_stock=np.array(columns[7], dtype=bool),
+        price=np.array(columns[8], dtype=np.float64),
+        created=np.array(columns[9], dtype=np.float64),
+        watermark=watermark,
+        loaded_at=time.monotonic(),
+    )
+    return _derive(catalog)
+
+
+def refresh_catalog(shop: Shop, old: Catalog) -> tuple[Catalog, list[int]]:
+    """A new snapshot with the rows updated since `old` was loaded (one query), and their indices."""
+    watermark = timezone.now()
+    rows = list(
+        Product.objects.for_shop(shop)
+        .filter(updated_at__gte=old.watermark - CATALOG_DELTA_MARGIN)
+        .order_by("id")
+        .values(*_PRODUCT_COLUMNS)
+    )
+    new = replace(
+        old,
+        product_ids=list(old.product_ids),
+        index=dict(old.index),
+        titles=list(old.titles),
+        urls=list(old.urls),
+        images=list(old.images),
+        currencies=list(old.currencies),
+        paths=list(old.paths),
+        brands=list(old.brands),
+        tags=list(old.tags),
+        watermark=watermark,
+    )
+    changed: list[int] = []
+    updates: list[tuple[int, tuple]] = []
+    for row in rows:
+        values = _column_values(row)
+        i = new.index.get(row["product_id"])
+        if i is None:
+            i = len(new.product_ids)
+            new.index[row["product_id"]] = i
+            new.product_ids.append(row["product_id"])
+            for column in (new.titles, new.urls, new.images, new.currencies, new.paths, new.brands, new.tags):
+                column.append(None)
+        (
+            new.titles[i],
+            new.urls[i],
+            new.images[i],
+            new.currencies[i],
+            new.paths[i],
+            new.brands[i],
+            new.tags[i],
+        ) = values[:7]
+        updates.append((i, values[7:]))
+        changed.append(i)
+    n = len(new.product_ids)
+    new.in_stock = np.resize(old.in_stock, n)
+    new.price = np.resize(old.price, n)
+    new.created = np.resize(old.created, n)
+    for i, (in_stock, price, created) in updates:
+        new.in_stock[i], new.price[i], new.created[i] = in_stock, price, created
+    return _derive(new), changed
+
+
+# --- the model, laid over the catalog -------------------------------------------------------------
+
+
+@dataclass
+class Ranker:
+    """The active model with its item axis extended by catalog products new since training.
+
+    `model` indices: trained items first, then the appended products. `item_of[c]` is catalog
+    index c's model index (-1: none); `product_of[m]` the reverse (-1: no longer in the catalog).
+    """
+
+    version_id: int
+    artifacts: artifact_files.Artifacts
+    model: engine.Model
+    item_of: np.ndarray
+    product_of: np.ndarray
+    n_trained: int
+    new_products: np.ndarray  # catalog indices of products with a feature-made vector, newest first
+    trending: np.ndarray  # catalog indices, most trending first
+    trending_score: np.ndarray
+    user_keys: np.ndarray  # sorted user ids ("c:…", "v:…")
+    user_rows: np.ndarray  # their rows in the model
+
+    def user_row(self, key: str) -> int | None:
+        if not key or not self.user_keys.size:
+            return None
+        at = int(np.searchsorted(self.user_keys, key))
+        if at < self.user_keys.size and self.user_keys[at] == key:
+            return int(self.user_rows[at])
+        return None
+
+    def products(self, model_items: np.ndarray) -> np.ndarray:
+        """Model indices (-1 padded) -> catalog indices of the ones still in the catalog."""
+        model_items = model_items[(model_items >= 0) & (model_items < self.product_of.size)]
+        mapped = self.product_of[model_items]
+        return mapped[mapped >= 0]
+
+
+def _embed(model: engine.Model, features: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    vectors, biases = engine.embed_items(model, features)
+    return np.asarray(vectors, dtype=np.float32), np.asarray(biases, dtype=np.float32)
+
+
+def _resized(matrix, n: int):
+    """A square sparse matrix grown to (n, n) with empty rows and columns."""
+    if matrix is None:
+        return None
+    csr = sp.csr_matrix(matrix)
+    if csr.shape[0] >= n:
+        return csr
+    indptr = np.concatenate([csr.indptr, np.full(n - csr.shape[0], csr.indptr[-1], dtype=csr.indptr.dtype)])
+    return sp.csr_matrix((csr.data, csr.indices, indptr), shape=(n, n))
+
+
+def build_ranker(version_id: int, art: artifact_files.Artifacts, catalog: Catalog) -> Ranker:
+    """Lay a trained version over a catalog snapshot (vectors for new products from their features)."""
+    model = art.model
+    n_trained = int(np.asarray(model.item_vectors).shape[0])
+    trained_index = {str(pid): m for m, pid in enumerate(art.item_ids.tolist())}
+    item_of = np.full(len(catalog), -1, dtype=np.int32)
+    product_of = np.full(n_trained, -1, dtype=np.int32)
+    for c, pid in enumerate(catalog.product_ids):
+        m = trained_index.get(pid)
+        if m is not None and m < n_trained:
+            item_of[c] = m
+            product_of[m] = c
+    new = np.flatnonzero(item_of < 0)
+    if new.size and model.feature_vectors is not None and art.feature_names.size:
+        new = new[np.argsort(-catalog.created[new], kind="stable")]
+        vocabulary = {str(name): i for i, name in enumerate(art.feature_names.tolist())}
+        edges = list((model.params or {}).get("price_edges") or [])
+        features, _ = feature_matrix(catalog.feature_rows(new), edges, vocabulary)
+        vectors, biases = _embed(model, features)
+        n_all = n_trained + new.size
+        model = replace(
+            model,
+            item_vectors=np.vstack([np.asarray(model.item_vectors, dtype=np.float32), vectors]),
+            item_bias=np.concatenate([np.asarray(model.item_bias, dtype=np.float32), biases]),
+            similar=_resized(model.similar, n_all),
+        )
+        item_of[new] = np.arange(n_trained, n_all, dtype=np.int32)
+        product_of = np.concatenate([product_of, new.astype(np.int32)])
+    else:
+        new = np.zeros(0, dtype=np.int32)
+    trending_items = np.asarray(art.trending, dtype=np.int64)
+    keep = (trending_items >= 0) & (trending_items < n_trained)
+    trending_cat = product_of[trending_items[keep]]
+    trending_score = np.asarray(art.trending_score, dtype=np.float32)[keep]
+    order = np.argsort(art.user_ids, kind="stable") if art.user_ids.size else np.zeros(0, dtype=np.int64)
+    return Ranker(
+        version_id=version_id,
+        artifacts=art,
+        model=model,
+        item_of=item_of,
+        product_of=product_of,
+        n_trained=n_trained,
+        new_products=new.astype(np.int32),
+        trending=trending_cat[trending_cat >= 0],
+        trending_score=trending_score[trending_cat >= 0],
+        user_keys=np.asarray(art.user_ids)[order],
+        user_rows=order,
+    )
+
+
+# --- per-shop state, LRU-bounded ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class View:
+    """A consistent read of one shop's state for one request."""
+
+    catalog: Catalog
+    ranker: Ranker | None
+    rules: ShopRules
+    version_id: int | None
+
+
+@dataclass
+class ShopState:
+    """Bookkeeping of one shop; readers only ever take `view`, which is replaced whole."""
+
+    shop_id: int
+    view: View | None = None
+    catalog_tokens: tuple = (None, None)
+    model_token: int | None = None
+    version_id: int = 0
+    artifacts: artifact_files.Artifacts | None = None
+    model_failed_at: float = 0.0
+    rules_token: str | None = None
+    rules_loaded_at: float = 0.0
+    event_trending: tuple | None = None  # (expires monotonic, catalog indices, scores, catalog)
+
+
+_states: "OrderedDict[int, ShopState]" = OrderedDict()
+_states_lock = threading.Lock()
+_shop_locks: dict[int, threading.Lock] = {}
+
+
+def forget_loaded_state() -> None:
+    """Drop every shop's in-memory state (tests; a process that wants its memory back)."""
+    with _states_lock:
+        _states.clear()
+        _shop_locks.clear()
+
+
+def _state_and_lock(shop_id: int) -> tuple[ShopState, threading.Lock]:
+    with _states_lock:
+        state = _states.get(shop_id)
+        if state is None:
+            state = _states[shop_id] = ShopState(shop_id=shop_id)
+            while len(_states) > MAX_SHOPS:
+                evicted, _ = _states.popitem(last=False)
+                _shop_locks.pop(evicted, None)
+        else:
+            _states.move_to_end(shop_id)
+        lock = _shop_locks.setdefault(shop_id, threading.Lock())
+    return state, lock
+
+
+def _token(values: dict, key: str) -> str:
+    """The cache's token for `key`; a missing one (evicted, flushed) is replaced by a new token."""
+    value = values.get(key)
+    if value is None:
+        value = uuid.uuid4().hex
+        if not cache.add(key, value, timeout=None):
+            value = cache.get(key) or value
+        values[key] = value
+    return value
+
+
+def _keys(shop_id: int) -> list[str]:
+    return [_model_key(shop_id), _catalog_full_key(shop_id), _catalog_key(shop_id), _rules_key(shop_id)]
+
+
+def shop_view(shop: Shop, *, extra_keys: list[str] = ()) -> tuple[View, dict]:
+    """The shop's current state, reloading what changed, and the cache values of `extra_keys`
+    (fetched in the same round trip). No database query when nothing changed."""
+    keys = _keys(shop.id)
+    values = cache.get_many([*keys, *extra_keys])
+    state, lock = _state_and_lock(shop.id)
+    if not _is_current(state, values):
+        with lock:
+            if not _is_current(state, values):
+                _refresh(shop, state, values)
+    return state.view, {k: values[k] for k in extra_keys if k in values}
+
+
+def _is_current(state: ShopState, values: dict) -> bool:
+    model_key, full_key, delta_key, rules_key = _keys(state.shop_id)
+    view = state.view
+    now = time.monotonic()
+    return (
+        view is not None
+        and values.get(model_key) is not None
+        and values[model_key] == state.model_token
+        and (
+            state.artifacts is not None
+            or not state.version_id
+            or now - state.model_failed_at < MODEL_RETRY_SECONDS
+        )
+        and (values.get(full_key), values.get(delta_key)) == state.catalog_tokens
+        and now - view.catalog.loaded_at < CATALOG_FULL_RELOAD_SECONDS
+        and values.get(rules_key) is not None
+        and values[rules_key] == state.rules_token
+        and now - state.rules_loaded_at < RULES_RELOAD_SECONDS
+    )
+
+
+def _refresh(shop: Shop, state: ShopState, values: dict) -> None:
+    """Reload what changed into a new View. Runs under the shop's lock."""
+    model_key, full_key, delta_key, rules_key = _keys(shop.id)
+    now = time.monotonic()
+    old = state.view
+
+    rules = old.rules if old is not None else None
+    rules_token = _token(values, rules_key)
+    if (
+        rules is None
+        or rules_token != state.rules_token
+        or now - state.rules_loaded_at >= RULES_RELOAD_SECONDS
+    ):
+        rules = load_rules(shop=shop)
+        state.rules_token, state.rules_loaded_at = rules_token, now
+
+    catalog = old.catalog if old is not None else None
+    tokens = (_token(values, full_key), _token(values, delta_key))
+    catalog_moved = False
+    if (
+        catalog is None
+        or tokens[0] != state.catalog_tokens[0]
+        or now - catalog.loaded_at >= CATALOG_FULL_RELOAD_SECONDS
+    ):
+        catalog = load_catalog(shop)
+        catalog_moved = True
+    elif tokens[1] != state.catalog_tokens[1]:
+        catalog, _ = refresh_catalog(shop, catalog)
+        catalog_moved = True
+    state.catalog_tokens = tokens
+
+    model_token = values.get(model_key)
+    artifact_path = None
+    if model_token is None:
+        active = ModelVersion.objects.for_shop(shop).active().values_list("id", "artifact").first()
+        model_token, artifact_path = (active[0], active[1]) if active else (0, "")
+        # add, not set: an announcement racing with this read wins.
+        if not cache.add(model_key, model_token, timeout=ACTIVE_KEY_SECONDS):
+            model_token, artifact_path = cache.get(model_key, model_token), None
+    ranker = old.ranker if old is not None else None
+    retry = (
+        bool(state.version_id)
+        and state.artifacts is None
+        and now - state.model_failed_at >= MODEL_RETRY_SECONDS
+    )
+    model_moved = model_token != state.model_token or retry
+    if model_moved:
+        state.model_token = model_token
+        state.version_id = int(model_token or 0)
+        state.artifacts = None
+        ranker = None
+        if state.version_id:
+            state.artifacts = _load_artifacts(shop, state.version_id, artifact_path)
+            if state.artifacts is None:
+                state.model_failed_at = now
+    if state.artifacts is not None and (model_moved or catalog_moved or ranker is None):
+        try:
+            ranker = build_ranker(state.version_id, state.artifacts, catalog)
+        except Exception:
+            log.exception(
+                "could not lay model version %s over the catalog of shop %s", state.version_id, shop.id
+            )
+            ranker = None
+    if catalog_moved:
+        state.event_trending = None
+    state.view = View(
+        catalog=catalog, ranker=ranker, rules=rules, version_id=ranker.version_id if ranker else None
+    )
+
+
+def _load_artifacts(
+    shop: Shop, version_id: int, artifact_path: str | None
+) -> artifact_files.Artifacts | None:
+    if artifact_path is None:
+        artifact_path = (
+            ModelVersion.objects.for_shop(shop)
+            .filter(id=version_id)
+            .values_list("artifact", flat=True)
+            .first()
+        )
+    if not artifact_path:
+        log.warning(
+            "model version %s of shop %s has no artifact; serving without a model", version_id, shop.id
+        )
+        return None
+    try:
+        return artifact_files.load(model_dir() / artifact_path)
+    except Exception:
+        log.exception(
+            "could not load model version %s of shop %s; serving without a model", version_id, shop.id
+        )
+        return None
+
+
+# --- trending without a model ------------------------------------------------------------------------
+
+
+def event_trending(shop: Shop, view: View) -> tuple[np.ndarray, np.ndarray]:
+    """Catalog indices by recent interest (last two weeks of views, clicks and carts, recent days
+    counting more), for shops without a trained model. One query, shared through the cache."""
+    state, _ = _state_and_lock(shop.id)
+    now = time.monotonic()
+    held = state.event_trending
+    if held is not None and held[0] > now and held[3] is view.catalog:
+        return held[1], held[2]
+    ranked = cache.get(_trending_key(shop.id))
+    if ranked is None:
+        ranked = _query_event_trending(shop)
+        cache.set(_trending_key(shop.id), ranked, timeout=EVENT_TRENDING_SECONDS)
+    index = view.catalog.index
+    pairs = [(index[pid], score) for pid, score in ranked if pid in index]
+    items = np.array([p[0] for p in pairs], dtype=np.int32)
+    scores = np.array([p[1] for p in pairs], dtype=np.float32)
+    state.event_trending = (now + EVENT_TRENDING_SECONDS, items, scores, view.catalog)
+    return items, scores
+
+
+def _query_event_trending(shop: Shop, keep: int = 500) -> list[tuple[str, float]]:
+    now = timezone.now()
+    type_weight = Case(
+        When(type="add_to_cart", then=Value(4.0)),
+        When(type="rec_click", then=Value(1.5)),
+        default=Value(1.0),
+        output_field=FloatField(),
+    )
+    recency = Case(
+        When(ts__gte=now - timedelta(days=1), then=Value(4.0)),
+        When(ts__gte=now - timedelta(days=3), then=Value(2.0)),
+        default=Value(1.0),
+        output_field=FloatField(),
+    )
+    rows = (
+        Event.objects.for_shop(shop)
+        .filter(
+            ts__gte=now - timedelta(days=EVENT_TRENDING_DAYS),
+            type__in=("product_view", "add_to_cart", "rec_click"),
+        )
+        .exclude(product_id="")
+        .values("product_id")
+        .annotate(score=Sum(type_weight * recency, output_field=FloatField()))
+        .order_by("-score", "product_id")[:keep]
+    )
+    return [(r["product_id"], float(r["score"])) for r in rows]

@@ -1,0 +1,1 @@
+"""Speed benchmarks: scripts run by hand or by `make bench`, not pytest tests."""

@@ -1,0 +1,191 @@
+"""Offline research harness for the recommender core (not product code, not a pytest file).
+
+    .venv/bin/python tests/bench/quality_offline.py [online_retail|ta_feng|all] [--only NAME,...]
+
+Reads the two shared datasets straight from their CSVs (no Django), cuts them at the global dates of
+SOURCE.md, and scores baselines and engine configurations with `personalize.recommend.evaluation`.
+Tuning uses a validation split cut from the TRAIN period only (the last weeks before the cutoff); the
+test period is only ever scored, never used to pick anything.
+"""
+
+import csv
+import gzip
+import io
+import json
+import re
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from personalize.recommend import engine, evaluation  # noqa: E402
+
+DATASETS = ROOT.parent / "shared" / "datasets"
+CACHE = Path("/tmp/quality_offline_cache")
+STOP_WORDS = {"the", "and", "for", "with", "set", "of", "in", "a", "an", "to", "on", "de"}
+
+
+@dataclass
+class Data:
+    """One dataset cut at its cutoff: every matrix is over the train catalogue and train users."""
+
+    name: str
+    users: np.ndarray  # (n_users,) raw ids
+    items: np.ndarray  # (n_items,) raw ids
+    # train events, one per line: user row, item column, day (float, days since 1970), quantity
+    tu: np.ndarray
+    ti: np.ndarray
+    tday: np.ndarray
+    tqty: np.ndarray
+    basket: np.ndarray  # (n_train_events,) basket id (invoice / customer-day)
+    test: sp.csr_matrix  # (n_users, n_items) binary, after the cutoff
+    item_features: sp.csr_matrix  # (n_items, n_features) binary, no identity columns
+    feature_names: list
+    cutoff_day: float
+
+    @property
+    def shape(self):
+        return len(self.users), len(self.items)
+
+    def train(self, upto: float | None = None) -> sp.csr_matrix:
+        """(n_users, n_items) binary train matrix, optionally only events before day `upto`."""
+        keep = slice(None) if upto is None else self.tday < upto
+        m = sp.csr_matrix(
+            (np.ones(len(self.tu[keep]), np.float32), (self.tu[keep], self.ti[keep])), shape=self.shape
+        )
+        m.data[:] = 1.0
+        return m
+
+
+def _day(dt: datetime) -> float:
+    return dt.timestamp() / 86400.0
+
+
+def _quintiles(values: np.ndarray) -> np.ndarray:
+    edges = np.quantile(values, [0.2, 0.4, 0.6, 0.8])
+    return np.searchsorted(edges, values, side="right")
+
+
+def _build(name, rows, cutoff, item_meta):
+    """rows: list of (user, item, day, qty, basket); item_meta(item_ids) -> (features csr, names)."""
+    cutoff_day = _day(cutoff)
+    train_rows = [r for r in rows if r[2] < cutoff_day]
+    test_rows = [r for r in rows if r[2] >= cutoff_day]
+    users = np.array(sorted({r[0] for r in train_rows}))
+    items = np.array(sorted({r[1] for r in train_rows}))
+    urow = {u: n for n, u in enumerate(users)}
+    icol = {i: n for n, i in enumerate(items)}
+    baskets = {}
+    tu = np.array([urow[r[0]] for r in train_rows], np.int32)
+    ti = np.array([icol[r[1]] for r in train_rows], np.int32)
+    tday = np.array([r[2] for r in train_rows], np.float64)
+    tqty = np.array([r[3] for r in train_rows], np.float32)
+    basket = np.array([baskets.setdefault(r[4], len(baskets)) for r in train_rows], np.int32)
+    test_pairs = {(urow[r[0]], icol[r[1]]) for r in test_rows if r[0] in urow and r[1] in icol}
+    tr, tc = (np.array(x, np.int32) for x in zip(*test_pairs, strict=True))
+    test = sp.csr_matrix((np.ones(len(tr), np.float32), (tr, tc)), shape=(len(users), len(items)))
+    test.data[:] = 1.0
+    features, names = item_meta(items, train_rows)
+    return Data(name, users, items, tu, ti, tday, tqty, basket, test, features, names, cutoff_day)
+
+
+def _features(items, tokens_of):
+    names = sorted({t for i in items for t in tokens_of[i]})
+    col = {t: n for n, t in enumerate(names)}
+    r, c = [], []
+    for n, i in enumerate(items):
+        for t in tokens_of[i]:
+            r.append(n)
+            c.append(col[t])
+    m = sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(len(items), len(names)))
+    m.data[:] = 1.0
+    return m, names
+
+
+def load_online_retail() -> Data:
+    path = DATASETS / "online_retail" / "online_retail.csv.gz"
+    rows, descr, prices = [], defaultdict(Counter), defaultdict(list)
+    code = re.compile(r"^\d{5}")
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
+        for r in csv.DictReader(f):
+            stock = r["StockCode"].upper()
+            if not r["CustomerID"] or r["InvoiceNo"].startswith("C") or not code.match(stock):
+                continue
+            qty, price = int(r["Quantity"]), float(r["UnitPrice"])
+            if qty <= 0 or price <= 0:
+                continue
+            day = _day(datetime.strptime(r["InvoiceDate"], "%Y-%m-%d %H:%M:%S"))
+            rows.append((r["CustomerID"], stock, day, qty, r["InvoiceNo"]))
+            if r["Description"]:
+                descr[stock][r["Description"].strip()] += 1
+            prices[stock].append(price)
+
+    def meta(items, train_rows):
+        med = np.array([np.median(prices[i]) for i in items])
+        band = _quintiles(med)
+        tokens = {}
+        for n, i in enumerate(items):
+            text = descr[i].most_common(1)[0][0].lower() if descr[i] else ""
+            words = {w for w in re.findall(r"[a-z]+", text) if len(w) > 2 and w not in STOP_WORDS}
+            tokens[i] = {f"w:{w}" for w in words} | {f"price:{band[n]}"}
+        return _features(items, tokens)
+
+    return _build("online_retail", rows, datetime(2011, 11, 1), meta)
+
+
+def load_ta_feng() -> Data:
+    path = DATASETS / "ta_feng" / "ta_feng_all_months_merged.csv.gz"
+    rows, subclass, prices = [], {}, defaultdict(list)
+    with gzip.open(path, "rt", encoding="utf-8-sig", newline="") as f:
+        for r in csv.DictReader(f):
+            day = _day(datetime.strptime(r["TRANSACTION_DT"], "%m/%d/%Y"))
+            item, amount = r["PRODUCT_ID"], float(r["AMOUNT"])
+            rows.append((r["CUSTOMER_ID"], item, day, amount, (r["CUSTOMER_ID"], r["TRANSACTION_DT"])))
+            subclass.setdefault(item, r["PRODUCT_SUBCLASS"])
+            if amount > 0:
+                prices[item].append(float(r["SALES_PRICE"]) / amount)
+
+    def meta(items, train_rows):
+        med = np.array([np.median(prices[i]) if prices[i] else 0.0 for i in items])
+        band = _quintiles(med)
+        tokens = {
+            i: {f"sub:{subclass[i]}", f"sub4:{subclass[i][:4]}", f"price:{band[n]}"} for n, i in enumerate(items)
+        }
+        return _features(items, tokens)
+
+    return _build("ta_feng", rows, datetime(2001, 2, 1), meta)
+
+
+LOADERS = {"online_retail": load_online_retail, "ta_feng": load_ta_feng}
+
+
+def load(name: str) -> Data:
+    """The dataset, from a pickle cache in /tmp after the first read."""
+    import pickle
+
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / f"{name}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    data = LOADERS[name]()
+    path.write_bytes(pickle.dumps(data))
+    return data
+
+
+def describe(data: Data) -> dict:
+    train = data.train()
+    return {
+        "train_users": train.shape[0],
+        "train_items": train.shape[1],
+        "train_pairs": int(train.nnz),
+        "evaluated_users": int(len(evaluation.eligible_users(train, data.test))),
+        "features": int(data.item_features.shape[1]),
+    }

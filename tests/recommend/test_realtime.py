@@ -1,0 +1,107 @@
+"""The visitor's real-time activity, as the collect endpoint leaves it for serving."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from personalize.recommend.realtime import RECENT_MAX, forget_activity, read_activity
+from tests.factories import make_event
+from tests.recommend.conftest import collect, make_catalog, product_ids, recommendations
+
+pytestmark = pytest.mark.django_db
+
+
+def at(minutes: int) -> str:
+    return (datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)).isoformat()
+
+
+def test_it_keeps_the_visitors_items_newest_first_with_type_and_time(shop):
+    collect(
+        shop,
+        [
+            make_event("product_view", product_id="p1", ts=at(1)),
+            make_event("page_view", ts=at(2)),
+            make_event("add_to_cart", product_id="p2", ts=at(3)),
+            make_event("rec_click", product_id="p3", ts=at(4)),
+        ],
+    )
+    activity = read_activity(shop=shop, visitor_id="v-1")
+    assert [(p, t) for p, t, _, _ in activity.recent] == [
+        ("p3", "rec_click"),
+        ("p2", "add_to_cart"),
+        ("p1", "product_view"),
+    ]
+    assert activity.recent[0][2] == datetime.fromisoformat(at(4)).timestamp()
+    assert activity.recent[0][3] == "s-1"
+    assert activity.cart == ["p2"]
+
+
+def test_batches_arriving_out_of_order_are_merged_by_time(shop):
+    collect(shop, [make_event("product_view", product_id="late", ts=at(10))])
+    collect(shop, [make_event("product_view", product_id="early", ts=at(5))])
+    collect(shop, [make_event("product_view", product_id="early", ts=at(20))])
+    assert [p for p, *_ in read_activity(shop=shop, visitor_id="v-1").recent] == ["early", "late"]
+
+
+def test_it_keeps_at_most_the_latest_items(shop):
+    for batch in range(3):
+        collect(
+            shop,
+            [
+                make_event("product_view", product_id=f"p{batch * 30 + i}", ts=at(batch * 30 + i))
+                for i in range(30)
+            ],
+        )
+    recent = read_activity(shop=shop, visitor_id="v-1").recent
+    assert len(recent) == RECENT_MAX
+    assert recent[0][0] == "p89"
+    assert recent[-1][0] == f"p{90 - RECENT_MAX}"
+
+
+def test_it_follows_the_cart_and_what_was_bought(shop):
+    collect(
+        shop,
+        [
+            make_event("add_to_cart", product_id="p1", ts=at(1)),
+            make_event("add_to_cart", product_id="p2", ts=at(2)),
+            make_event("add_to_cart", product_id="p3", ts=at(3)),
+            make_event("remove_from_cart", product_id="p2", ts=at(4)),
+        ],
+    )
+    assert read_activity(shop=shop, visitor_id="v-1").cart == ["p1", "p3"]
+    collect(
+        shop,
+        [make_event("purchase", ts=at(5), items=[{"product_id": "p1", "quantity": 1}, {"product_id": "p3"}])],
+    )
+    activity = read_activity(shop=shop, visitor_id="v-1")
+    assert activity.cart == []
+    assert activity.bought == ["p1", "p3"]
+    assert activity.recent[0][1] == "purchase"
+
+
+def test_a_resent_event_is_not_applied_again(shop):
+    added = make_event("add_to_cart", product_id="p1", ts=at(1))
+    collect(shop, [added])
+    collect(shop, [make_event("remove_from_cart", product_id="p1", ts=at(2))])
+    collect(shop, [added])  # a retry of the first batch
+    assert read_activity(shop=shop, visitor_id="v-1").cart == []
+
+
+def test_visitors_and_shops_are_kept_apart(shop, other_shop):
+    collect(shop, [make_event("product_view", visitor_id="v-1", product_id="mine")])
+    collect(shop, [make_event("product_view", visitor_id="v-2", product_id="theirs")])
+    assert [p for p, *_ in read_activity(shop=shop, visitor_id="v-1").recent] == ["mine"]
+    assert read_activity(shop=other_shop, visitor_id="v-1").recent == []
+
+
+def test_forgetting_a_visitor_erases_their_activity(shop):
+    collect(shop, [make_event("product_view", product_id="p1")])
+    forget_activity(shop=shop, visitor_id="v-1")
+    assert read_activity(shop=shop, visitor_id="v-1").recent == []
+
+
+def test_the_next_request_sees_what_was_just_collected(shop):
+    make_catalog(shop)
+    assert "b2" not in product_ids(recommendations(shop, "recently_viewed", visitor_id="v-1", limit=1))
+    collect(shop, [make_event("product_view", visitor_id="v-1", product_id="b2")])
+    assert product_ids(recommendations(shop, "recently_viewed", visitor_id="v-1", limit=1)) == ["b2"]
