@@ -43,9 +43,12 @@ class ShopQuerySet(models.QuerySet):
 
 
 class ShopOwned(models.Model):
-    """Base of every tenant-owned model: a shop column and the scoped manager."""
+    """Base of every tenant-owned model: a shop column and the scoped manager.
 
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE)
+    No index on `shop` alone: every such model has a composite index or constraint starting with it.
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, db_index=False)
 
     objects = ShopQuerySet.as_manager()
 
