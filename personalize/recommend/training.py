@@ -168,11 +168,11 @@ def _train(version: ModelVersion) -> None:
     cutoff = float(np.quantile(data.ts, 1 - HOLDOUT_FRACTION))
     train_mask = data.ts < cutoff
     train = _matrix(data, config, mask=train_mask, n_items=len(item_ids))
-    test = _new_to_user(train, _matrix(data, config, mask=~train_mask, n_items=len(item_ids), decay=False))
+    later = _matrix(data, config, mask=~train_mask, n_items=len(item_ids), decay=False)
     candidate = engine.fit(train, features, algorithm="auto", num_threads=2)
     metrics = {
-        "model": evaluation.evaluate(_recommender(candidate, train), train, test, k=10),
-        "popularity": evaluation.evaluate(evaluation.most_popular(train), train, test, k=10),
+        "model": evaluation.evaluate(_recommender(candidate, train), train, later, k=10),
+        "popularity": evaluation.evaluate(evaluation.most_popular(train), train, later, k=10),
         "holdout": {"cutoff": datetime.fromtimestamp(cutoff, tz=UTC).isoformat()},
     }
 
@@ -305,13 +305,6 @@ def _matrix(data: Interactions, config: RecommenderConfig, *, mask, n_items: int
     return matrix
 
 
-def _new_to_user(train: sp.csr_matrix, later: sp.csr_matrix) -> sp.csr_matrix:
-    """The hold-out's ground truth: items a user touched later and never before the cutoff."""
-    truth = (later > 0).astype(np.float32) - (later > 0).multiply(train > 0).astype(np.float32)
-    truth.eliminate_zeros()
-    return truth.tocsr()
-
-
 def _baskets(data: Interactions, n_items: int) -> sp.csr_matrix:
     """(n_orders, n_items) binary: which products were bought together."""
     in_basket = data.baskets >= 0
@@ -335,8 +328,8 @@ def _trending(data: Interactions, n_items: int, keep: int = 500) -> tuple[np.nda
 
 
 def _recommender(model: engine.Model, train: sp.csr_matrix):
-    def recommend(user_rows: np.ndarray, k: int) -> np.ndarray:
-        return engine.top_n(model, user_rows, k, exclude=train)
+    def recommend(user_rows: np.ndarray) -> np.ndarray:
+        return engine.top_n(model, user_rows, 10, exclude=train)
 
     return recommend
 

@@ -10,11 +10,8 @@ test period is only ever scored, never used to pick anything.
 
 import csv
 import gzip
-import io
-import json
 import re
 import sys
-import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +23,7 @@ import scipy.sparse as sp
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from personalize.recommend import engine, evaluation  # noqa: E402
+from personalize.recommend import evaluation  # noqa: E402
 
 DATASETS = ROOT.parent / "shared" / "datasets"
 CACHE = Path("/tmp/quality_offline_cache")

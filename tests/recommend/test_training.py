@@ -61,11 +61,23 @@ def _models_in_tmp(settings, tmp_path):
     settings.PZ_MODEL_DIR = tmp_path / "models"
 
 
+@pytest.fixture
+def train(django_capture_on_commit_callbacks):
+    """Queue a training the product's way and run the queued task (inline in tests) at commit."""
+
+    def run(shop, reason="test"):
+        with django_capture_on_commit_callbacks(execute=True):
+            version = request_training(shop=shop, reason=reason)
+        version.refresh_from_db()
+        return version
+
+    return run
+
+
 @pytest.mark.django_db
-def test_it_trains_evaluates_and_activates_a_version(shop):
+def test_it_trains_evaluates_and_activates_a_version(shop, train):
     make_taste_groups(shop)
-    version = request_training(shop=shop, reason="test")  # tasks run inline in tests
-    version.refresh_from_db()
+    version = train(shop, "test")
 
     assert version.status == ModelVersion.ACTIVE, version.decision or version.error
     assert version.metrics["model"]["ndcg"] > version.metrics["popularity"]["ndcg"]
@@ -92,21 +104,19 @@ def test_the_train_command_prints_the_versions_metrics(shop):
 
 
 @pytest.mark.django_db
-def test_a_shop_without_enough_data_is_rejected_and_keeps_its_fallbacks(shop):
+def test_a_shop_without_enough_data_is_rejected_and_keeps_its_fallbacks(shop, train):
     make_product(shop, "only-one")
-    version = request_training(shop=shop, reason="test")
-    version.refresh_from_db()
+    version = train(shop, "test")
     assert version.status == ModelVersion.REJECTED
     assert "Not enough" in version.decision
 
 
 @pytest.mark.django_db
-def test_a_new_version_replaces_the_active_one_atomically(shop):
+def test_a_new_version_replaces_the_active_one_atomically(shop, train):
     make_taste_groups(shop)
-    first = request_training(shop=shop, reason="first")
-    second = request_training(shop=shop, reason="second")
+    first = train(shop, "first")
+    second = train(shop, "second")
     first.refresh_from_db()
-    second.refresh_from_db()
     assert (first.status, second.status) == (ModelVersion.RETIRED, ModelVersion.ACTIVE)
     assert ModelVersion.objects.for_shop(shop).active().count() == 1
 
@@ -135,22 +145,21 @@ def test_a_second_training_of_the_same_shop_waits_for_the_lock(shop):
 
 
 @pytest.mark.django_db
-def test_a_failed_training_is_recorded_and_the_active_version_keeps_serving(shop, settings, tmp_path):
+def test_a_failed_training_is_recorded_and_the_active_version_keeps_serving(shop, settings, tmp_path, train):
     make_taste_groups(shop)
-    good = request_training(shop=shop, reason="good")
+    good = train(shop, "good")
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the model folder should be")
     settings.PZ_MODEL_DIR = blocker
-    bad = request_training(shop=shop, reason="bad")
+    bad = train(shop, "bad")
     good.refresh_from_db()
-    bad.refresh_from_db()
     assert bad.status == ModelVersion.FAILED
     assert "Error" in bad.error
     assert good.status == ModelVersion.ACTIVE
 
 
 @pytest.mark.django_db
-def test_another_shops_data_never_enters_a_model(shop, other_shop):
+def test_another_shops_data_never_enters_a_model(shop, other_shop, train):
     make_taste_groups(shop)
     make_product(other_shop, "secret-product")
     record_events(
@@ -164,8 +173,7 @@ def test_another_shops_data_never_enters_a_model(shop, other_shop):
             }
         ],
     )
-    version = request_training(shop=shop, reason="test")
-    version.refresh_from_db()
+    version = train(shop, "test")
     stored = artifacts.load(model_dir() / version.artifact)
     assert "secret-product" not in set(stored.item_ids.tolist())
     assert version.n_items == 24 and version.n_users == 80
