@@ -34,36 +34,37 @@ def database_url_of_this_test() -> str:
 
 
 @pytest.fixture
-def worker_queue(settings):
-    """A queue of this test's own, served by a worker process started for it."""
+def worker_queue(settings, tmp_path):
+    """A queue of this test's own, served by a worker process started for it: one prefork child,
+    so a test can kill the child mid-task as a crash would."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
+    settings.PZ_MODEL_DIR = tmp_path / "models"
     env = dict(
         os.environ,
         DATABASE_URL=database_url_of_this_test(),
         CELERY_TASK_ALWAYS_EAGER="0",
         MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        PZ_MODEL_DIR=str(settings.PZ_MODEL_DIR),
     )
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "personalize",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log = tmp_path / "worker.log"
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "personalize",
+        "worker",
+        "--pool=prefork",
+        "--concurrency=1",
+        "-Q",
+        queue,
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel=warning",
+    ]
+    with log.open("w") as output:
+        worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    worker.log = log
     celery_app.conf.CELERY_TASK_ALWAYS_EAGER = False
     celery_app.conf.task_default_queue = queue
     try:
@@ -101,7 +102,7 @@ def test_a_worker_process_runs_a_queued_feed_import(shop, worker_queue):
         worker_queue,
     )
 
-    assert worker_queue.poll() is None, f"the worker died: {worker_queue.stdout.read()}"
+    assert worker_queue.poll() is None, f"the worker died: {worker_queue.log.read_text()}"
     assert feed_import.status == FeedImport.DONE, feed_import.failure
     assert feed_import.created == 2
     assert sorted(Product.objects.for_shop(shop).values_list("product_id", flat=True)) == ["w-1", "w-2"]
@@ -121,7 +122,9 @@ def test_a_worker_killed_mid_training_leaves_the_old_version_active_until_the_re
     new = request_training(shop=shop, reason="after a crash")
     wait_for(lambda: ModelVersion.objects.get(id=new.id).status == ModelVersion.TRAINING, worker_queue)
     children = pool_children(worker_queue)
-    assert children, "the worker has no pool process to kill"
+    assert children, (
+        f"no pool process to kill: {worker_queue.log.read_text()}"
+    )
     os.kill(children[0], signal.SIGKILL)  # the process training the shop dies, as on an OOM kill
 
     old.refresh_from_db()
@@ -135,7 +138,7 @@ def test_a_worker_killed_mid_training_leaves_the_old_version_active_until_the_re
 
     new.refresh_from_db()
     old.refresh_from_db()
-    assert worker_queue.poll() is None, f"the worker died: {worker_queue.stdout.read()}"
+    assert worker_queue.poll() is None, f"the worker died: {worker_queue.log.read_text()}"
     assert ModelVersion.objects.for_shop(shop).count() == 2  # the retry trained the same version again
     assert new.attempts == 2
     assert new.status in (ModelVersion.ACTIVE, ModelVersion.REJECTED), new.error
