@@ -1,11 +1,13 @@
 import json
 import random
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from personalize.events.services import OrderIn, record_events, record_orders
 from personalize.recommend import artifacts
@@ -136,12 +138,30 @@ def test_only_one_training_per_shop_is_queued_at_a_time(shop, other_shop, django
 def test_a_second_training_of_the_same_shop_waits_for_the_lock(shop):
     make_product(shop, "p")
     version = ModelVersion.objects.create(shop=shop)
-    with training_lock(shop.id) as held:
-        assert held
+    held, release = threading.Event(), threading.Event()
+
+    def other_worker():  # its own thread, so its own database session, as another worker would have
+        try:
+            with training_lock(shop.id) as acquired:
+                assert acquired
+                held.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    try:
+        assert held.wait(30)
         with pytest.raises(ShopBusy):
             train_version(version.id)
+    finally:
+        release.set()
+        thread.join()
     version.refresh_from_db()
-    assert version.status == ModelVersion.QUEUED  # untouched: the retry will train it
+    assert version.status == ModelVersion.QUEUED  # untouched: the task's retry will train it
+    with training_lock(shop.id) as acquired:
+        assert acquired  # and the lock is free again once the other worker is done
 
 
 @pytest.mark.django_db
