@@ -19,6 +19,8 @@ from personalize.catalog.models import CATEGORY_SEPARATOR, FeedImport, Product
 from personalize.catalog.services import import_feed
 from personalize.events.history import ImportSummary, import_history
 from personalize.events.models import OrderLine
+from personalize.recommend.models import ModelVersion
+from personalize.recommend.training import request_training
 from personalize.shops.models import Membership, Shop
 from personalize.shops.services import create_shop
 
@@ -80,6 +82,13 @@ def load_demo(*, progress: Callable[[int], None] | None = None) -> DemoLoad:
     with EVENTS_FILE.open("rb") as stream:
         history = import_history(shop=shop, stream=stream, progress=progress)
     cache.delete(_bestsellers_key(shop))
+    if (
+        not ModelVersion.objects.for_shop(shop)
+        .exclude(status__in=[ModelVersion.FAILED, ModelVersion.REJECTED])
+        .exists()
+    ):
+        # The worker `make run` starts trains it; until then the store shows trending and newest.
+        request_training(shop=shop, reason="demo data loaded")
     return DemoLoad(shop=shop, user=user, shop_created=created, feed_import=feed_import, history=history)
 
 

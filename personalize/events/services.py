@@ -13,7 +13,7 @@ from django.utils import timezone
 from personalize.events.bulk import insert_rows
 from personalize.events.models import Event, Order, OrderLine, Visitor
 from personalize.events.validation import validate_event
-from personalize.recommend.realtime import remember_events
+from personalize.recommend.realtime import forget_activity, remember_events
 from personalize.shops.models import Shop
 
 # A visitor row is refreshed at most this often; last_seen is accurate to this.
@@ -313,4 +313,5 @@ def erase_visitor(*, shop: Shop, visitor_id: str) -> dict | None:
     if not (events or visitors or orders):
         return None
     cache.delete_many([_session_cache_key(shop, visitor_id), f"vis:{shop.id}:{visitor_id}"])
+    forget_activity(shop=shop, visitor_id=visitor_id)
     return {"events_deleted": events, "profile_deleted": bool(visitors), "orders_anonymized": orders}

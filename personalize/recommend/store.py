@@ -42,13 +42,16 @@ from personalize.shops.models import Shop
 log = logging.getLogger(__name__)
 
 MAX_SHOPS = 32
+# Without Redis (the embedded default) the worker's announcements cannot reach the web process's
+# local-memory cache, so the web process looks at the database itself, and more often.
+_SHARED_CACHE = bool(settings.REDIS_URL)
 # A snapshot is rebuilt from scratch this often anyway, to catch writes that bypassed the services.
-CATALOG_FULL_RELOAD_SECONDS = 15 * 60
+CATALOG_FULL_RELOAD_SECONDS = 15 * 60 if _SHARED_CACHE else 60
 # Rows updated this long before the last load are read again: a transaction may commit late.
 CATALOG_DELTA_MARGIN = timedelta(seconds=60)
 RULES_RELOAD_SECONDS = 60
 # The active-version key expires so that a missed announcement heals itself.
-ACTIVE_KEY_SECONDS = 10 * 60
+ACTIVE_KEY_SECONDS = 10 * 60 if _SHARED_CACHE else 15
 # After a failed artifact load, wait this long before trying the same version again.
 MODEL_RETRY_SECONDS = 60
 EVENT_TRENDING_SECONDS = 5 * 60

@@ -57,3 +57,12 @@ def test_another_shops_key_gets_404_and_erases_nothing(shop, other_api, visitor_
 def test_the_site_key_cannot_read_or_erase(shop, client, visitor_history):
     assert client.get(f"/api/v1/visitors/v-7?site_key={shop.site_key}").status_code == 401
     assert client.delete("/api/v1/visitors/v-7").status_code == 401
+
+
+@pytest.mark.django_db
+def test_erasure_also_forgets_the_visitors_real_time_activity(shop, api, visitor_history):
+    from personalize.recommend.realtime import read_activity
+
+    assert read_activity(shop=shop, visitor_id="v-7").recent
+    api.delete("/api/v1/visitors/v-7")
+    assert not read_activity(shop=shop, visitor_id="v-7").recent
