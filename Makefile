@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test bench bench-collect bench-import lint format clean
+.PHONY: install run test bench bench-collect bench-import bench-quality bench-serve lint format clean
 
 $(INSTALLED): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,14 +32,20 @@ run: install
 test: install
 	$(BIN)/pytest
 
-## bench: speed benchmarks against PostgreSQL; results in bench/results/*.json.
-bench: bench-collect bench-import
+## bench: speed and quality benchmarks against PostgreSQL; results in bench/results/*.json.
+bench: bench-collect bench-import bench-quality bench-serve
 
 bench-collect: install
 	$(BIN)/python tests/bench/bench_collect.py
 
 bench-import: install
 	$(BIN)/python tests/bench/bench_import.py
+
+bench-quality: install
+	$(BIN)/python tests/bench/bench_quality.py
+
+bench-serve: install
+	$(BIN)/python tests/bench/bench_serve.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,8 +1,10 @@
 """What a trained model version leaves behind for serving: numpy arrays in one .npz file.
 
-Django-free. No pickles: strings are stored as unicode arrays, sparse matrices as their parts.
+Django-free. No pickles: strings are stored as unicode arrays, sparse matrices as their parts,
+dicts as JSON text.
 """
 
+import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -23,30 +25,41 @@ class Artifacts:
     trending: np.ndarray  # (M,) int32 item indices, most trending first
     trending_score: np.ndarray  # (M,) float32
     feature_names: np.ndarray  # (n_features,) str: the item features the model knows, for new items
+    user_bought: sp.csr_matrix | None = None  # (n_users, n_items) 1 where the user bought the item
+
+
+def _put(arrays: dict, name: str, value) -> None:
+    if value is None:
+        return
+    if sp.issparse(value):
+        csr = value.tocsr()
+        arrays[f"{name}.data"], arrays[f"{name}.indices"] = csr.data, csr.indices
+        arrays[f"{name}.indptr"], arrays[f"{name}.shape"] = csr.indptr, np.array(csr.shape)
+    elif isinstance(value, np.ndarray):
+        arrays[name] = value
+    else:
+        arrays[f"{name}.json"] = np.array(json.dumps(value))
+
+
+def _get(data: dict, name: str):
+    if name in data:
+        return data[name]
+    if f"{name}.indptr" in data:
+        parts = (data[f"{name}.data"], data[f"{name}.indices"], data[f"{name}.indptr"])
+        return sp.csr_matrix(parts, shape=tuple(data[f"{name}.shape"]))
+    if f"{name}.json" in data:
+        return json.loads(str(data[f"{name}.json"]))
+    return None
 
 
 def save(path: Path, artifacts: Artifacts) -> None:
     arrays: dict[str, np.ndarray] = {}
     for f in fields(Artifacts):
         if f.name != "model":
-            arrays[f.name] = np.asarray(getattr(artifacts, f.name))
-    model = artifacts.model
+            value = getattr(artifacts, f.name)
+            _put(arrays, f.name, value if value is None or sp.issparse(value) else np.asarray(value))
     for f in fields(Model):
-        value = getattr(model, f.name)
-        if value is None:
-            continue
-        if sp.issparse(value):
-            csr = value.tocsr()
-            arrays[f"model.{f.name}.data"] = csr.data
-            arrays[f"model.{f.name}.indices"] = csr.indices
-            arrays[f"model.{f.name}.indptr"] = csr.indptr
-            arrays[f"model.{f.name}.shape"] = np.array(csr.shape)
-        elif isinstance(value, np.ndarray):
-            arrays[f"model.{f.name}"] = value
-        else:  # str / dict: kept as JSON text
-            import json
-
-            arrays[f"model.{f.name}.json"] = np.array(json.dumps(value))
+        _put(arrays, f"model.{f.name}", getattr(artifacts.model, f.name))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, **arrays)
@@ -54,21 +67,9 @@ def save(path: Path, artifacts: Artifacts) -> None:
 
 
 def load(path: Path) -> Artifacts:
-    import json
-
     with np.load(path, allow_pickle=False) as npz:
         data = {key: npz[key] for key in npz.files}
-    model_kwargs = {}
-    for f in fields(Model):
-        if f"model.{f.name}" in data:
-            model_kwargs[f.name] = data[f"model.{f.name}"]
-        elif f"model.{f.name}.indptr" in data:
-            model_kwargs[f.name] = sp.csr_matrix(
-                (data[f"model.{f.name}.data"], data[f"model.{f.name}.indices"], data[f"model.{f.name}.indptr"]),
-                shape=tuple(data[f"model.{f.name}.shape"]),
-            )
-        elif f"model.{f.name}.json" in data:
-            model_kwargs[f.name] = json.loads(str(data[f"model.{f.name}.json"]))
-        else:
-            model_kwargs[f.name] = None
-    return Artifacts(model=Model(**model_kwargs), **{f.name: data[f.name] for f in fields(Artifacts) if f.name != "model"})
+    model = Model(**{f.name: _get(data, f"model.{f.name}") for f in fields(Model)})
+    return Artifacts(
+        model=model, **{f.name: _get(data, f.name) for f in fields(Artifacts) if f.name != "model"}
+    )

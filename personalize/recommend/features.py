@@ -31,13 +31,16 @@ def product_tokens(product: dict, edges: list[float]) -> list[str]:
     price = product.get("price")
     if price is not None and edges:
         tokens.append(f"price:{int(np.searchsorted(edges, float(price), side='right'))}")
-    words = {w for w in WORD.findall((product.get("title") or "").lower()) if len(w) > 2 and w not in STOP_WORDS}
+    words = {
+        w for w in WORD.findall((product.get("title") or "").lower()) if len(w) > 2 and w not in STOP_WORDS
+    }
     tokens.extend("word:" + w for w in sorted(words))
     return tokens
 
 
-def feature_matrix(products: list[dict], edges: list[float], vocabulary: dict[str, int] | None = None
-                   ) -> tuple[sp.csr_matrix, dict[str, int]]:
+def feature_matrix(
+    products: list[dict], edges: list[float], vocabulary: dict[str, int] | None = None
+) -> tuple[sp.csr_matrix, dict[str, int]]:
     """(n_products, n_features) with each row's tokens weighted to sum to 1.
 
     With `vocabulary` (a trained model's), unknown tokens are dropped; without, it is built here.

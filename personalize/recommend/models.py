@@ -24,7 +24,9 @@ class RecommenderConfig(models.Model):
     max_per_category = models.PositiveSmallIntegerField(
         default=0, help_text="Diversity: at most this many items of one category per list; 0 = no cap."
     )
-    holdout_share = models.FloatField(default=0.05, help_text="Share of visitors who get the hold-out answer.")
+    holdout_share = models.FloatField(
+        default=0.05, help_text="Share of visitors who get the hold-out answer."
+    )
     holdout_answer = models.CharField(max_length=16, choices=HOLDOUT_ANSWERS, default="trending")
     retrain_after_events = models.PositiveIntegerField(default=20_000)
     retrain_every_hours = models.PositiveIntegerField(default=24)
@@ -64,22 +66,35 @@ class ModelVersionQuerySet(models.QuerySet):
 
 class ModelVersion(ShopOwned):
     QUEUED, TRAINING, FAILED, REJECTED, READY, ACTIVE, RETIRED = (
-        "queued", "training", "failed", "rejected", "ready", "active", "retired")
+        "queued",
+        "training",
+        "failed",
+        "rejected",
+        "ready",
+        "active",
+        "retired",
+    )
     STATUSES = [(s, s) for s in (QUEUED, TRAINING, FAILED, REJECTED, READY, ACTIVE, RETIRED)]
 
     status = models.CharField(max_length=16, choices=STATUSES, default=QUEUED)
-    reason = models.CharField(max_length=64, blank=True, help_text="Why training ran: schedule, events, manual…")
+    reason = models.CharField(
+        max_length=64, blank=True, help_text="Why training ran: schedule, events, manual…"
+    )
     algorithm = models.CharField(max_length=64, blank=True)
     decision = models.TextField(blank=True, help_text="Why it was activated or not.")
     params = models.JSONField(default=dict, blank=True)
-    metrics = models.JSONField(default=dict, blank=True, help_text="{model: {...}, popularity: {...}} at k=10.")
+    metrics = models.JSONField(
+        default=dict, blank=True, help_text="{model: {...}, popularity: {...}} at k=10."
+    )
     data_start = models.DateTimeField(null=True, blank=True)
     data_end = models.DateTimeField(null=True, blank=True)
     n_users = models.PositiveIntegerField(default=0)
     n_items = models.PositiveIntegerField(default=0)
     n_interactions = models.PositiveIntegerField(default=0)
     train_seconds = models.FloatField(null=True, blank=True)
-    artifact = models.CharField(max_length=500, blank=True, help_text="Path of the arrays, under PZ_MODEL_DIR.")
+    artifact = models.CharField(
+        max_length=500, blank=True, help_text="Path of the arrays, under PZ_MODEL_DIR."
+    )
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -91,6 +106,8 @@ class ModelVersion(ShopOwned):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["shop"], condition=models.Q(status="active"), name="one_active_model"),
+            models.UniqueConstraint(
+                fields=["shop"], condition=models.Q(status="active"), name="one_active_model"
+            ),
         ]
         indexes = [models.Index(fields=["shop", "created_at"])]

@@ -149,6 +149,7 @@ def _context(shop: Shop, query: Query, view: store.View, activity: Activity) -> 
     excluded += [index[p] for p in activity.cart if p in index]
     if rules.exclude_purchased:
         excluded += [index[p] for p in activity.bought if p in index]
+        excluded += _bought_before(view.ranker, query)
     if excluded:
         allowed[np.array(excluded, dtype=np.int64)] = False
 
@@ -436,14 +437,29 @@ assert set(CHAINS) == set(WIDGETS)
 
 
 def _user_row(ctx: Context) -> int | None:
-    ranker = ctx.ranker
-    if ctx.query.customer_id:
-        row = ranker.user_row("c:" + ctx.query.customer_id)
+    return _known_user(ctx.ranker, ctx.query)
+
+
+def _known_user(ranker: store.Ranker, query: Query) -> int | None:
+    """The shopper's row in the trained model: as a customer first, else as a visitor."""
+    if query.customer_id:
+        row = ranker.user_row("c:" + query.customer_id)
         if row is not None:
             return row
-    if ctx.query.visitor_id:
-        return ranker.user_row("v:" + ctx.query.visitor_id)
+    if query.visitor_id:
+        return ranker.user_row("v:" + query.visitor_id)
     return None
+
+
+def _bought_before(ranker: store.Ranker | None, query: Query) -> list[int]:
+    """Catalog indices of what a known shopper bought in the trained history (the real-time
+    activity only covers recent days)."""
+    if ranker is None or ranker.artifacts.user_bought is None:
+        return []
+    row = _known_user(ranker, query)
+    if row is None:
+        return []
+    return ranker.products(ranker.artifacts.user_bought[row].indices.astype(np.int64)).tolist()
 
 
 def _model_history(

@@ -71,7 +71,9 @@ def request_training(*, shop: Shop, reason: str) -> ModelVersion | None:
     with transaction.atomic():
         # Serialize concurrent requests for the same shop (SQLite serializes every writer anyway).
         Shop.objects.select_for_update().filter(id=shop.id).first()
-        pending = ModelVersion.objects.for_shop(shop).filter(status__in=[ModelVersion.QUEUED, ModelVersion.TRAINING])
+        pending = ModelVersion.objects.for_shop(shop).filter(
+            status__in=[ModelVersion.QUEUED, ModelVersion.TRAINING]
+        )
         for version in pending:
             if timezone.now() - (version.started_at or version.created_at) < STALE_AFTER:
                 return None
@@ -160,8 +162,12 @@ def _train(version: ModelVersion) -> None:
 
     if data.size < 20 or len(data.user_keys) < 3:
         version.train_seconds = time.monotonic() - started
-        _finish(version, ModelVersion.REJECTED, decision="Not enough interactions yet to learn from; the shop "
-                "serves trending and newest products until it has them.")
+        _finish(
+            version,
+            ModelVersion.REJECTED,
+            decision="Not enough interactions yet to learn from; the shop "
+            "serves trending and newest products until it has them.",
+        )
         return
 
     # 1. Offline evaluation on a temporal hold-out: fit on the older data, score the newest.
@@ -178,18 +184,30 @@ def _train(version: ModelVersion) -> None:
 
     # 2. The published model: the chosen algorithm refit on all the data.
     everything = _matrix(data, config, mask=None, n_items=len(item_ids))
-    model = engine.fit(everything, features, algorithm=candidate.algorithm, params=candidate.params, num_threads=2)
+    model = engine.fit(
+        everything, features, algorithm=candidate.algorithm, params=candidate.params, num_threads=2
+    )
     model.params["price_edges"] = edges
     bought_together, lift = engine.co_purchase(_baskets(data, len(item_ids)), k=20)
     trending, trending_score = _trending(data, len(item_ids))
     top_n = engine.top_n(model, np.arange(len(data.user_keys)), TOP_N, exclude=everything)
     names = np.array(sorted(vocabulary, key=vocabulary.get))
     path = Path(str(version.shop_id)) / f"{version.id}.npz"
-    artifact_files.save(model_dir() / path, artifact_files.Artifacts(
-        model=model, item_ids=np.array(item_ids), user_ids=np.array(data.user_keys), top_n=top_n,
-        bought_together=bought_together, bought_together_lift=lift, trending=trending,
-        trending_score=trending_score, feature_names=names,
-    ))
+    artifact_files.save(
+        model_dir() / path,
+        artifact_files.Artifacts(
+            model=model,
+            item_ids=np.array(item_ids),
+            user_ids=np.array(data.user_keys),
+            top_n=top_n,
+            bought_together=bought_together,
+            bought_together_lift=lift,
+            trending=trending,
+            trending_score=trending_score,
+            feature_names=names,
+            user_bought=_purchases(data, len(item_ids)),
+        ),
+    )
 
     version.algorithm = model.algorithm
     version.params = _jsonable(model.params)
@@ -214,8 +232,14 @@ def _decide(shop: Shop, metrics: dict) -> tuple[bool, str]:
     if active is not None:
         active_ndcg = active.metrics.get("model", {}).get("ndcg", 0)
         if ndcg < ACTIVE_TOLERANCE * active_ndcg:
-            return False, f"NDCG@10 {ndcg:.4f} is clearly worse than the active version {active.id} ({active_ndcg:.4f})."
-    return True, f"NDCG@10 {ndcg:.4f} beats popularity ({pop:.4f}) by {ndcg / pop if pop else float('inf'):.2f}x."
+            return (
+                False,
+                f"NDCG@10 {ndcg:.4f} is clearly worse than the active version {active.id} ({active_ndcg:.4f}).",
+            )
+    return (
+        True,
+        f"NDCG@10 {ndcg:.4f} beats popularity ({pop:.4f}) by {ndcg / pop if pop else float('inf'):.2f}x.",
+    )
 
 
 def activate_model_version(*, shop: Shop, version: ModelVersion) -> None:
@@ -223,7 +247,9 @@ def activate_model_version(*, shop: Shop, version: ModelVersion) -> None:
     from personalize.recommend.store import announce_active_version
 
     with transaction.atomic():
-        ModelVersion.objects.for_shop(shop).active().exclude(id=version.id).update(status=ModelVersion.RETIRED)
+        ModelVersion.objects.for_shop(shop).active().exclude(id=version.id).update(
+            status=ModelVersion.RETIRED
+        )
         version.status = ModelVersion.ACTIVE
         version.activated_at = version.finished_at = timezone.now()
         version.save()
@@ -247,13 +273,18 @@ def load_interactions(*, shop: Shop, config: RecommenderConfig) -> Interactions:
     customer_of = dict(
         Visitor.objects.for_shop(shop).exclude(customer_id="").values_list("visitor_id", "customer_id")
     )
-    type_weight = {"product_view": config.weight_view, "add_to_cart": config.weight_cart,
-                   "rec_click": config.weight_click}
+    type_weight = {
+        "product_view": config.weight_view,
+        "add_to_cart": config.weight_cart,
+        "rec_click": config.weight_click,
+    }
     user_index: dict[str, int] = {}
     item_index: dict[str, int] = {}
     users, items, weights, stamps, baskets = [], [], [], [], []
 
-    def add(visitor_id: str, customer_id: str, product_id: str, weight: float, ts: datetime, basket: int) -> None:
+    def add(
+        visitor_id: str, customer_id: str, product_id: str, weight: float, ts: datetime, basket: int
+    ) -> None:
         customer = customer_id or customer_of.get(visitor_id, "")
         key = f"c:{customer}" if customer else f"v:{visitor_id}"
         if not product_id or key in ("v:", "c:"):
@@ -265,7 +296,9 @@ def load_interactions(*, shop: Shop, config: RecommenderConfig) -> Interactions:
         baskets.append(basket)
 
     events = (
-        Event.objects.for_shop(shop).filter(type__in=INTERACTION_TYPES).exclude(product_id="")
+        Event.objects.for_shop(shop)
+        .filter(type__in=INTERACTION_TYPES)
+        .exclude(product_id="")
         .values_list("visitor_id", "customer_id", "product_id", "type", "ts")
     )
     for visitor_id, customer_id, product_id, event_type, ts in events.iterator(chunk_size=20_000):
@@ -277,9 +310,12 @@ def load_interactions(*, shop: Shop, config: RecommenderConfig) -> Interactions:
         add(visitor_id, customer_id, product_id, config.weight_purchase, ts, order_pk)
 
     return Interactions(
-        user_keys=list(user_index), item_ids=list(item_index),
-        users=np.array(users, dtype=np.int32), items=np.array(items, dtype=np.int32),
-        weights=np.array(weights, dtype=np.float32), ts=np.array(stamps, dtype=np.float64),
+        user_keys=list(user_index),
+        item_ids=list(item_index),
+        users=np.array(users, dtype=np.int32),
+        items=np.array(items, dtype=np.int32),
+        weights=np.array(weights, dtype=np.float32),
+        ts=np.array(stamps, dtype=np.float64),
         baskets=np.array(baskets, dtype=np.int64),
     )
 
@@ -291,8 +327,9 @@ def _item_axis(data: Interactions, products: list[dict]) -> tuple[list[str], lis
     return item_ids, [by_id.get(pid, {"product_id": pid}) for pid in item_ids]
 
 
-def _matrix(data: Interactions, config: RecommenderConfig, *, mask, n_items: int, decay: bool = True
-            ) -> sp.csr_matrix:
+def _matrix(
+    data: Interactions, config: RecommenderConfig, *, mask, n_items: int, decay: bool = True
+) -> sp.csr_matrix:
     """(n_users, n_items) summed weights; repeats add up, older interactions count less."""
     users, items, weights, ts = data.users, data.items, data.weights, data.ts
     if mask is not None:
@@ -317,11 +354,26 @@ def _baskets(data: Interactions, n_items: int) -> sp.csr_matrix:
     return matrix
 
 
+def _purchases(data: Interactions, n_items: int) -> sp.csr_matrix:
+    """(n_users, n_items) 1 where the user bought the item: serving hides these when the shop asks."""
+    bought = data.baskets >= 0
+    matrix = sp.csr_matrix(
+        (np.ones(int(bought.sum()), dtype=np.float32), (data.users[bought], data.items[bought])),
+        shape=(len(data.user_keys), n_items),
+    )
+    matrix.sum_duplicates()
+    matrix.data[:] = 1
+    return matrix
+
+
 def _trending(data: Interactions, n_items: int, keep: int = 500) -> tuple[np.ndarray, np.ndarray]:
     """Items by time-decayed interaction weight (a week's half-life), best first."""
     age_days = (data.ts.max() - data.ts) / 86400
-    score = np.bincount(data.items, weights=data.weights * np.power(0.5, age_days / TRENDING_HALF_LIFE_DAYS),
-                        minlength=n_items).astype(np.float32)
+    score = np.bincount(
+        data.items,
+        weights=data.weights * np.power(0.5, age_days / TRENDING_HALF_LIFE_DAYS),
+        minlength=n_items,
+    ).astype(np.float32)
     order = np.argsort(-score, kind="stable")[:keep]
     order = order[score[order] > 0]
     return order.astype(np.int32), score[order]

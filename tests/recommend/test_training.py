@@ -197,3 +197,32 @@ def test_another_shops_data_never_enters_a_model(shop, other_shop, train):
     stored = artifacts.load(model_dir() / version.artifact)
     assert "secret-product" not in set(stored.item_ids.tolist())
     assert version.n_items == 24 and version.n_users == 80
+
+
+@pytest.mark.django_db
+def test_what_a_known_customer_bought_before_training_is_not_recommended_again(shop, train, api):
+    from personalize.events.models import OrderLine
+    from personalize.recommend.models import RecommenderConfig
+
+    make_taste_groups(shop)
+    train(shop, "test")
+    bought = set(
+        OrderLine.objects.for_shop(shop)
+        .filter(order__customer_id="kitchen-0")
+        .values_list("product_id", flat=True)
+    )
+
+    def for_you():
+        answer = api.get(
+            "/api/v1/recommendations", {"widget": "for_you", "customer_id": "kitchen-0", "limit": 24}
+        )
+        return {item["product_id"] for item in answer.json()["items"]}
+
+    assert bought and not bought & for_you()
+    config = RecommenderConfig.for_shop(shop)
+    config.exclude_purchased = False  # a grocery shop wants buy-again
+    config.save()
+    from personalize.recommend.store import rules_changed
+
+    rules_changed(shop.id)
+    assert bought & for_you()

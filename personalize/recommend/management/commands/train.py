@@ -19,12 +19,24 @@ class Command(BaseCommand):
             raise CommandError(f"no shop with id {shop}")
         version = ModelVersion.objects.create(shop=target, reason="manage.py train")
         version = train_version(version.id)
-        self.stdout.write(json.dumps({
-            "version": version.id, "status": version.status, "algorithm": version.algorithm,
-            "decision": version.decision, "error": version.error[-2000:] or None,
-            "metrics": version.metrics, "n_users": version.n_users, "n_items": version.n_items,
-            "n_interactions": version.n_interactions, "train_seconds": version.train_seconds,
-            "params": version.params,
-        }, indent=2, default=str))
+        self.stdout.write(
+            json.dumps(
+                {
+                    "version": version.id,
+                    "status": version.status,
+                    "algorithm": version.algorithm,
+                    "decision": version.decision,
+                    "error": version.error[-2000:] or None,
+                    "metrics": version.metrics,
+                    "n_users": version.n_users,
+                    "n_items": version.n_items,
+                    "n_interactions": version.n_interactions,
+                    "train_seconds": version.train_seconds,
+                    "params": version.params,
+                },
+                indent=2,
+                default=str,
+            )
+        )
         if version.status == ModelVersion.FAILED:
             raise CommandError("training failed")
