@@ -122,6 +122,7 @@ class ShopBusy(Exception):
 def train_version(version_id: int) -> ModelVersion:
     """Train a queued version. Idempotent: a finished version is left alone; a version whose worker
     died mid-way is trained again under the same id."""
+    # Unscoped on purpose: the id was queued by request_training, and the row names its own shop.
     version = ModelVersion.objects.select_related("shop").get(id=version_id)
     if version.status not in (ModelVersion.QUEUED, ModelVersion.TRAINING):
         return version
