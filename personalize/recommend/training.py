@@ -381,8 +381,8 @@ def _trending(data: Interactions, n_items: int, keep: int = 500) -> tuple[np.nda
 
 
 def _recommender(model: engine.Model, train: sp.csr_matrix):
-    def recommend(user_rows: np.ndarray) -> np.ndarray:
-        return engine.top_n(model, user_rows, 10, exclude=train)
+    def recommend(user_rows: np.ndarray, k: int = 10) -> np.ndarray:
+        return engine.top_n(model, user_rows, k, exclude=train)
 
     return recommend
 
