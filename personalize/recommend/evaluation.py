@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-RecommendFn = Callable[[np.ndarray], np.ndarray]
+RecommendFn = Callable[[np.ndarray, int], np.ndarray]
 
 
 def _binary(matrix: sp.spmatrix) -> sp.csr_matrix:
@@ -95,7 +95,7 @@ def evaluate(
 ) -> dict:
     """P@k, R@k, NDCG@k, HR@k and coverage@k of `recommend_fn` under the protocol above.
 
-    recommend_fn(user_rows: (b,) int) returns either
+    recommend_fn(user_rows: (b,) int, k: int) returns either
       - float scores, shape (b, n_items): train-seen items are removed here, then the top k taken; or
       - int item indices, shape (b, >= k), best first, -1 padded: ranked lists used as given (first k).
     users: (m,) rows to evaluate; default `eligible_users(train, test)`.
@@ -110,7 +110,7 @@ def evaluate(
     lists = []
     for start in range(0, len(users), batch_size):
         rows = users[start : start + batch_size]
-        out = np.asarray(recommend_fn(rows))
+        out = np.asarray(recommend_fn(rows, k))
         if np.issubdtype(out.dtype, np.integer):
             ranked = out[:, :k]
             if ranked.shape[1] < k:
@@ -129,7 +129,7 @@ def most_popular(train: sp.spmatrix) -> RecommendFn:
     """Everyone gets the items with the most distinct train users."""
     popularity = np.asarray(_binary(train).sum(axis=0)).ravel().astype(np.float32)
 
-    def recommend(rows: np.ndarray) -> np.ndarray:
+    def recommend(rows: np.ndarray, k: int = 10) -> np.ndarray:
         return np.broadcast_to(popularity, (len(rows), len(popularity)))
 
     return recommend
@@ -168,7 +168,7 @@ def item_knn(train: sp.spmatrix, k: int = 100) -> RecommendFn:
     train = _binary(train)
     sim = cosine_neighbours(train, k)
 
-    def recommend(rows: np.ndarray) -> np.ndarray:
+    def recommend(rows: np.ndarray, k: int = 10) -> np.ndarray:
         return (train[rows] @ sim).toarray()
 
     return recommend
@@ -200,7 +200,7 @@ def als(
         model.fit(train, show_progress=False)
     users, items = np.asarray(model.user_factors), np.asarray(model.item_factors)
 
-    def recommend(rows: np.ndarray) -> np.ndarray:
+    def recommend(rows: np.ndarray, k: int = 10) -> np.ndarray:
         return users[rows] @ items.T
 
     return recommend

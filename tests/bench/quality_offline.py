@@ -10,8 +10,10 @@ test period is only ever scored, never used to pick anything.
 
 import csv
 import gzip
+import json
 import re
 import sys
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from personalize.recommend import evaluation  # noqa: E402
+from tests.bench.research import engine_candidate as engine  # noqa: E402  (not wired into the product yet)
 
 DATASETS = ROOT.parent / "shared" / "datasets"
 CACHE = Path("/tmp/quality_offline_cache")
@@ -186,3 +189,138 @@ def describe(data: Data) -> dict:
         "evaluated_users": int(len(evaluation.eligible_users(train, data.test))),
         "features": int(data.item_features.shape[1]),
     }
+
+
+# --- the product's inputs, built the way the training pipeline builds them ---------------------------
+
+PURCHASE_WEIGHT = 8.0  # RecommenderConfig.weight_purchase: every event of both datasets is a purchase
+HALF_LIFE_DAYS = 30.0  # chosen on the validation folds (see `--sweep-half-life`), not on the test period
+FOLD_DAYS = 31.0
+COMBINE = "max"  # a (user, item) pair weighs its strongest decayed event; "sum" lost on the folds  # two one-month validation windows before the cutoff
+
+
+def product_inputs(data: Data, half_life: float = HALF_LIFE_DAYS, n_folds: int = 2, combine: str = COMBINE):
+    """(interactions at the cutoff, validation folds from the train period only, baskets)."""
+    seconds = data.tday * 86400.0
+    weights = np.full(len(data.tu), PURCHASE_WEIGHT, np.float32)
+    interactions = engine.interaction_matrix(
+        data.tu, data.ti, weights, seconds, shape=data.shape, now=data.cutoff_day * 86400.0,
+        half_life_days=half_life, combine=combine,
+    )
+    folds = engine.temporal_folds(
+        data.tu, data.ti, weights, seconds, shape=data.shape, half_life_days=half_life, n_folds=n_folds,
+        fold_days=FOLD_DAYS, combine=combine,
+    )
+    baskets = sp.csr_matrix(
+        (np.ones(len(data.basket), np.float32), (data.basket, data.ti)), shape=(int(data.basket.max()) + 1, data.shape[1])
+    )
+    baskets.data[:] = 1.0
+    return interactions, folds, baskets
+
+
+def engine_recommender(model: engine.Model, interactions: sp.csr_matrix):
+    def recommend(rows: np.ndarray, k: int) -> np.ndarray:
+        return engine.top_n(model, rows, k, exclude=interactions, history=interactions)
+
+    return recommend
+
+
+def session_recommender(model: engine.Model, interactions: sp.csr_matrix):
+    """Serving's path for a shopper the model was not trained on: the history folded in, no trained row."""
+    blend = model.blend or {}
+
+    def recommend(rows: np.ndarray, k: int) -> np.ndarray:
+        out = np.empty((len(rows), interactions.shape[1]), np.float32)
+        for n, row in enumerate(rows):
+            lo, hi = interactions.indptr[row], interactions.indptr[row + 1]
+            items, weights = interactions.indices[lo:hi], interactions.data[lo:hi]
+            vec = engine.user_vector(model, items, weights) if blend.get("factor") else None
+            out[n] = engine.score(model, vec, items, weights)
+        return out
+
+    return recommend
+
+
+def timed(fn, *args, **kwargs):
+    started = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - started
+
+
+def run(name: str, only: set | None = None, half_life: float = HALF_LIFE_DAYS) -> list[dict]:
+    data = load(name)
+    train = data.train()
+    interactions, folds, _ = product_inputs(data, half_life)
+    features = data.item_features
+    rows = []
+
+    def record(label, fn, fit_s, **extra):
+        (metrics, eval_s) = timed(evaluation.evaluate, fn, train, data.test, k=10)
+        row = {"dataset": name, "model": label, **metrics, "fit_s": round(fit_s, 1), "eval_s": round(eval_s, 1), **extra}
+        rows.append(row)
+        print(_line(row), flush=True)
+        return row
+
+    wanted = lambda label: only is None or label in only  # noqa: E731
+    if wanted("baselines"):
+        for label, make in [
+            ("MostPop", evaluation.most_popular),
+            ("ItemKNN-cosine(K=100)", evaluation.item_knn),
+            ("iALS f64 a=1 (default)", evaluation.als),
+        ]:
+            fn, s = timed(make, train)
+            record(label, fn, s)
+    configs = [
+        ("auto", "auto", {}, True),
+        ("als", "als", {}, False),
+        ("ease", "ease", {}, False),
+        ("lightfm-warp", "lightfm-warp", {}, False),
+        ("lightfm-warp-nofeat", "lightfm-warp", {"use_features": False}, False),
+        ("hybrid-default", "hybrid", {}, False),
+        ("auto-lightfm", "auto", {"factor": "lightfm"}, True),
+    ]
+    for label, algorithm, params, uses_folds in configs:
+        if not wanted(label):
+            continue
+        model, s = timed(
+            engine.fit, interactions, features, algorithm=algorithm, params=params, num_threads=2,
+            validation=folds if uses_folds else None,
+        )
+        extra = {"algorithm": model.algorithm, "blend": model.blend}
+        if "selection" in model.params:
+            extra["selection"] = model.params["selection"]
+        if model.params.get("lightfm_interactions_per_second_per_epoch"):
+            extra["lightfm_ips"] = model.params["lightfm_interactions_per_second_per_epoch"]
+        record(f"engine:{label}", engine_recommender(model, interactions), s, **extra)
+        if label == "auto" and wanted("session"):
+            record("engine:auto via fold-in (no trained user row)", session_recommender(model, interactions), 0.0)
+    return rows
+
+
+def _line(row: dict) -> str:
+    extra = {k: row[k] for k in ("algorithm", "blend", "lightfm_ips") if k in row}
+    return (
+        f"| {row['dataset']} | {row['model']} | {row['precision']:.4f} | {row['recall']:.4f} | {row['ndcg']:.4f} "
+        f"| {row['hit_rate']:.4f} | {row['coverage']:.3f} | {row['fit_s']} | {json.dumps(extra) if extra else ''}"
+    )
+
+
+def main(argv: list[str]) -> None:
+    names = [a for a in argv if not a.startswith("--")] or ["all"]
+    names = list(LOADERS) if names == ["all"] else names
+    only = None
+    for a in argv:
+        if a.startswith("--only="):
+            only = set(a.split("=", 1)[1].split(","))
+    out = []
+    print("| dataset | model | P@10 | R@10 | NDCG@10 | HR@10 | Cov@10 | fit s | notes |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    for name in names:
+        out.extend(run(name, only))
+    path = Path("/tmp/quality_offline.json")
+    path.write_text(json.dumps(out, indent=1, default=str))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

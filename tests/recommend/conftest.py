@@ -116,7 +116,7 @@ def train_model(
     edges = price_edges([float(p["price"]) if p["price"] is not None else None for p in products])
     features, vocabulary = feature_matrix(products, edges)
 
-    model = engine.fit(matrix, features, algorithm="lightfm", num_threads=1)
+    model = engine.fit(matrix, features, algorithm="lightfm-warp", num_threads=1)
     model.params["price_edges"] = edges
     basket_matrix = sp.csr_matrix(
         (
