@@ -157,7 +157,8 @@ def load_ta_feng() -> Data:
         med = np.array([np.median(prices[i]) if prices[i] else 0.0 for i in items])
         band = _quintiles(med)
         tokens = {
-            i: {f"sub:{subclass[i]}", f"sub4:{subclass[i][:4]}", f"price:{band[n]}"} for n, i in enumerate(items)
+            i: {f"sub:{subclass[i]}", f"sub4:{subclass[i][:4]}", f"price:{band[n]}"}
+            for n, i in enumerate(items)
         }
         return _features(items, tokens)
 
@@ -204,15 +205,29 @@ def product_inputs(data: Data, half_life: float = HALF_LIFE_DAYS, n_folds: int =
     seconds = data.tday * 86400.0
     weights = np.full(len(data.tu), PURCHASE_WEIGHT, np.float32)
     interactions = engine.interaction_matrix(
-        data.tu, data.ti, weights, seconds, shape=data.shape, now=data.cutoff_day * 86400.0,
-        half_life_days=half_life, combine=combine,
+        data.tu,
+        data.ti,
+        weights,
+        seconds,
+        shape=data.shape,
+        now=data.cutoff_day * 86400.0,
+        half_life_days=half_life,
+        combine=combine,
     )
     folds = engine.temporal_folds(
-        data.tu, data.ti, weights, seconds, shape=data.shape, half_life_days=half_life, n_folds=n_folds,
-        fold_days=FOLD_DAYS, combine=combine,
+        data.tu,
+        data.ti,
+        weights,
+        seconds,
+        shape=data.shape,
+        half_life_days=half_life,
+        n_folds=n_folds,
+        fold_days=FOLD_DAYS,
+        combine=combine,
     )
     baskets = sp.csr_matrix(
-        (np.ones(len(data.basket), np.float32), (data.basket, data.ti)), shape=(int(data.basket.max()) + 1, data.shape[1])
+        (np.ones(len(data.basket), np.float32), (data.basket, data.ti)),
+        shape=(int(data.basket.max()) + 1, data.shape[1]),
     )
     baskets.data[:] = 1.0
     return interactions, folds, baskets
@@ -256,7 +271,14 @@ def run(name: str, only: set | None = None, half_life: float = HALF_LIFE_DAYS) -
 
     def record(label, fn, fit_s, **extra):
         (metrics, eval_s) = timed(evaluation.evaluate, fn, train, data.test, k=10)
-        row = {"dataset": name, "model": label, **metrics, "fit_s": round(fit_s, 1), "eval_s": round(eval_s, 1), **extra}
+        row = {
+            "dataset": name,
+            "model": label,
+            **metrics,
+            "fit_s": round(fit_s, 1),
+            "eval_s": round(eval_s, 1),
+            **extra,
+        }
         rows.append(row)
         print(_line(row), flush=True)
         return row
@@ -283,7 +305,12 @@ def run(name: str, only: set | None = None, half_life: float = HALF_LIFE_DAYS) -
         if not wanted(label):
             continue
         model, s = timed(
-            engine.fit, interactions, features, algorithm=algorithm, params=params, num_threads=2,
+            engine.fit,
+            interactions,
+            features,
+            algorithm=algorithm,
+            params=params,
+            num_threads=2,
             validation=folds if uses_folds else None,
         )
         extra = {"algorithm": model.algorithm, "blend": model.blend}
@@ -293,7 +320,9 @@ def run(name: str, only: set | None = None, half_life: float = HALF_LIFE_DAYS) -
             extra["lightfm_ips"] = model.params["lightfm_interactions_per_second_per_epoch"]
         record(f"engine:{label}", engine_recommender(model, interactions), s, **extra)
         if label == "auto" and wanted("session"):
-            record("engine:auto via fold-in (no trained user row)", session_recommender(model, interactions), 0.0)
+            record(
+                "engine:auto via fold-in (no trained user row)", session_recommender(model, interactions), 0.0
+            )
     return rows
 
 

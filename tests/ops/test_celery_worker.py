@@ -122,9 +122,7 @@ def test_a_worker_killed_mid_training_leaves_the_old_version_active_until_the_re
     new = request_training(shop=shop, reason="after a crash")
     wait_for(lambda: ModelVersion.objects.get(id=new.id).status == ModelVersion.TRAINING, worker_queue)
     children = pool_children(worker_queue)
-    assert children, (
-        f"no pool process to kill: {worker_queue.log.read_text()}"
-    )
+    assert children, f"no pool process to kill: {worker_queue.log.read_text()}"
     os.kill(children[0], signal.SIGKILL)  # the process training the shop dies, as on an OOM kill
 
     old.refresh_from_db()

@@ -182,8 +182,14 @@ def temporal_folds(
         if not before.any() or not window.any():
             break
         train = interaction_matrix(
-            users[before], items[before], weights[before], ts[before],
-            shape=shape, now=start, half_life_days=half_life_days, combine=combine,
+            users[before],
+            items[before],
+            weights[before],
+            ts[before],
+            shape=shape,
+            now=start,
+            half_life_days=half_life_days,
+            combine=combine,
         )
         holdout = sp.csr_matrix(
             (np.ones(int(window.sum()), np.float32), (users[window], items[window])), shape=shape
@@ -244,7 +250,9 @@ def fit(
     return model
 
 
-def _fit_blend(interactions: sp.csr_matrix, features: sp.csr_matrix | None, p: dict, num_threads: int) -> Model:
+def _fit_blend(
+    interactions: sp.csr_matrix, features: sp.csr_matrix | None, p: dict, num_threads: int
+) -> Model:
     scale = _weight_scale(interactions)
     weights = _transform(interactions, scale, p["transform"])
     factor = _fit_factor(weights, features, p, num_threads)
@@ -261,7 +269,9 @@ def _fit_blend(interactions: sp.csr_matrix, features: sp.csr_matrix | None, p: d
         item_bias=bias.astype(np.float32),
         user_vectors=factor["user_vectors"],
         feature_vectors=factor["feature_vectors"],
-        feature_bias=None if factor["feature_bias"] is None else (w_f * factor["feature_bias"]).astype(np.float32),
+        feature_bias=None
+        if factor["feature_bias"] is None
+        else (w_f * factor["feature_bias"]).astype(np.float32),
         similar=similar,
         blend={"factor": w_f, "neighbour": w_n if similar is not None else 0.0, "popularity": w_p},
         item_gram=(factor["item_vectors"].T @ factor["item_vectors"]).astype(np.float32),
@@ -297,8 +307,13 @@ def _fit_factor(weights: sp.csr_matrix, features: sp.csr_matrix | None, p: dict,
     if p["factor"] != "als":
         raise ValueError(f"unknown factor model {p['factor']!r}")
     users, items = _fit_als(weights, p, num_threads)
-    out = {"user_vectors": users, "item_vectors": items, "item_bias": np.zeros(items.shape[0], np.float32),
-           "feature_vectors": None, "feature_bias": None}
+    out = {
+        "user_vectors": users,
+        "item_vectors": items,
+        "item_bias": np.zeros(items.shape[0], np.float32),
+        "feature_vectors": None,
+        "feature_bias": None,
+    }
     if features is not None and features.shape[1]:
         out["feature_vectors"] = _ridge(features, items, float(p["feature_ridge"]))
         out["feature_bias"] = np.zeros(features.shape[1], np.float32)
@@ -324,7 +339,9 @@ def _fit_als(weights: sp.csr_matrix, p: dict, num_threads: int) -> tuple[np.ndar
             random_state=int(p["seed"]),
         )
         als.fit(weights, show_progress=False)
-    return np.ascontiguousarray(als.user_factors, np.float32), np.ascontiguousarray(als.item_factors, np.float32)
+    return np.ascontiguousarray(als.user_factors, np.float32), np.ascontiguousarray(
+        als.item_factors, np.float32
+    )
 
 
 def _fit_lightfm(weights: sp.csr_matrix, features: sp.csr_matrix | None, p: dict, num_threads: int) -> dict:
@@ -349,8 +366,13 @@ def _fit_lightfm(weights: sp.csr_matrix, features: sp.csr_matrix | None, p: dict
     )
     started = time.perf_counter()
     if coo.nnz:
-        model.fit(binary, item_features=item_features, sample_weight=coo, epochs=int(p["epochs"]),
-                  num_threads=num_threads)
+        model.fit(
+            binary,
+            item_features=item_features,
+            sample_weight=coo,
+            epochs=int(p["epochs"]),
+            num_threads=num_threads,
+        )
     else:  # LightFM needs at least one interaction to initialise
         model.fit_partial(binary, item_features=item_features, epochs=0)
     seconds = time.perf_counter() - started
@@ -378,8 +400,13 @@ def _fit_neighbours(weights: sp.csr_matrix, p: dict, num_threads: int) -> sp.csr
         return evaluation.cosine_neighbours(weights, int(p["neighbours"]))
     if p["neighbour"] != "ease":
         raise ValueError(f"unknown neighbour model {p['neighbour']!r}")
-    return ease(weights, lam=float(p["ease_lambda"]), max_items=int(p["ease_items"]),
-                keep=int(p["neighbours"]), num_threads=num_threads)
+    return ease(
+        weights,
+        lam=float(p["ease_lambda"]),
+        max_items=int(p["ease_items"]),
+        keep=int(p["neighbours"]),
+        num_threads=num_threads,
+    )
 
 
 def ease(
@@ -414,7 +441,9 @@ def ease(
     b[diag] = 0.0
     b[b < 0] = 0.0
     local = evaluation.keep_top_per_row(sp.csr_matrix(b.astype(np.float32)), keep).tocoo()
-    out = sp.csr_matrix((local.data, (top[local.row], top[local.col])), shape=(n_items, n_items), dtype=np.float32)
+    out = sp.csr_matrix(
+        (local.data, (top[local.row], top[local.col])), shape=(n_items, n_items), dtype=np.float32
+    )
     out.sort_indices()
     return out
 
@@ -491,8 +520,12 @@ def select(
         weights = _transform(train, _weight_scale(train), params["transform"])
         truth = evaluation.ground_truth(train, holdout)[users]
         # catalog features only change the factor model itself for LightFM (for ALS: cold start only)
-        factor = _fit_factor(weights, features if params["factor"] == "lightfm" else None, params, num_threads)
-        factor_scores = factor["user_vectors"][users] @ factor["item_vectors"].T + factor["item_bias"][None, :]
+        factor = _fit_factor(
+            weights, features if params["factor"] == "lightfm" else None, params, num_threads
+        )
+        factor_scores = (
+            factor["user_vectors"][users] @ factor["item_vectors"].T + factor["item_bias"][None, :]
+        )
         similar = _fit_neighbours(weights, params, num_threads)
         history = weights[users]
         norm = np.asarray(history.sum(axis=1)).ravel()
@@ -529,8 +562,12 @@ def select(
             "chosen_ndcg": [round(float(x), 5) for x in table[:, best]],
             "worst_fold_ratio": round(float(worst[best]), 4),
             "runner_up": [
-                {"w_factor": combos[c][0], "w_neighbour": combos[c][1], "w_popularity": combos[c][2],
-                 "worst_fold_ratio": round(float(worst[c]), 4)}
+                {
+                    "w_factor": combos[c][0],
+                    "w_neighbour": combos[c][1],
+                    "w_popularity": combos[c][2],
+                    "worst_fold_ratio": round(float(worst[c]), 4),
+                }
                 for c in ranking[1:]
             ],
             "seconds": round(time.perf_counter() - started, 2),
@@ -563,7 +600,9 @@ def user_vector(model: Model, items: np.ndarray, weights: np.ndarray) -> np.ndar
     return np.linalg.solve(a, b).astype(np.float32)
 
 
-def _neighbour_part(model: Model, history_items: np.ndarray, history_weights: np.ndarray) -> np.ndarray | None:
+def _neighbour_part(
+    model: Model, history_items: np.ndarray, history_weights: np.ndarray
+) -> np.ndarray | None:
     """(n_items,) the weighted mean of the history's `similar` rows, or None."""
     similar = model.similar
     if similar is None or not model.blend or not model.blend.get("neighbour") or not len(history_items):
@@ -607,9 +646,7 @@ def score(
     return out
 
 
-def score_users(
-    model: Model, user_rows: np.ndarray, history: sp.spmatrix | None
-) -> np.ndarray:
+def score_users(model: Model, user_rows: np.ndarray, history: sp.spmatrix | None) -> np.ndarray:
     """(len(user_rows), n_items) float32: `score` for trained users at once, their trained vectors and
     `history` rows (n_users, n_items) as the neighbour part's history."""
     rows = np.asarray(user_rows, dtype=np.int64)
@@ -625,7 +662,11 @@ def score_users(
         norm[norm == 0] = 1.0
         size = model.similar.shape[0]
         if h.shape[1] != size:
-            h = h[:, :size] if h.shape[1] > size else sp.hstack([h, sp.csr_matrix((rows.size, size - h.shape[1]))])
+            h = (
+                h[:, :size]
+                if h.shape[1] > size
+                else sp.hstack([h, sp.csr_matrix((rows.size, size - h.shape[1]))])
+            )
         part = (sp.diags(1.0 / norm) @ h @ model.similar).toarray()
         out[:, :size] += float(blend["neighbour"]) * part
     return out
@@ -670,7 +711,8 @@ def embed_items(model: Model, item_features: sp.spmatrix) -> tuple[np.ndarray, n
         return np.zeros((m, k), np.float32), np.zeros(m, np.float32)
     vectors = np.asarray(features @ model.feature_vectors, dtype=np.float32)
     bias = (
-        np.zeros(m, np.float32) if model.feature_bias is None
+        np.zeros(m, np.float32)
+        if model.feature_bias is None
         else np.asarray(features @ model.feature_bias, dtype=np.float32).ravel()
     )
     return vectors, bias

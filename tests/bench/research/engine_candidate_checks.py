@@ -44,7 +44,9 @@ PERSONAL = [
 def test_the_held_out_item_of_each_group_ranks_first(algorithm, params):
     interactions = two_groups()
     threads = 1 if algorithm.startswith("lightfm") else 2  # LightFM is only deterministic on one thread
-    model = engine.fit(interactions, group_features(), algorithm=algorithm, params=params, num_threads=threads)
+    model = engine.fit(
+        interactions, group_features(), algorithm=algorithm, params=params, num_threads=threads
+    )
 
     top = engine.top_n(model, np.arange(24), 3, exclude=interactions)
 
@@ -57,8 +59,9 @@ def test_the_held_out_item_of_each_group_ranks_first(algorithm, params):
 def test_auto_keeps_a_personal_blend_and_says_why():
     interactions = two_groups()
     # validation: what users 0-7 and 12-19 did next (bought the held-out item of their group)
-    holdout = sp.csr_matrix((np.ones(16, np.float32), (list(range(8)) + list(range(12, 20)), [4] * 8 + [9] * 8)),
-                            shape=(24, 10))
+    holdout = sp.csr_matrix(
+        (np.ones(16, np.float32), (list(range(8)) + list(range(12, 20)), [4] * 8 + [9] * 8)), shape=(24, 10)
+    )
 
     model = engine.fit(interactions, group_features(), algorithm="auto", validation=holdout)
 
@@ -100,7 +103,9 @@ def test_the_factor_part_alone_follows_the_session():
     model = engine.fit(two_groups(), None, algorithm="als")
 
     vec = engine.user_vector(model, np.array([5, 6]), np.array([8.0, 8.0]))
-    scores = engine.score(model, vec, np.array([], dtype=int), np.array([]), candidates=np.array([2, 3, 7, 8]))
+    scores = engine.score(
+        model, vec, np.array([], dtype=int), np.array([]), candidates=np.array([2, 3, 7, 8])
+    )
 
     assert scores[2:].min() > scores[:2].max()
 
@@ -126,8 +131,11 @@ def test_score_is_the_documented_blend():
 
     neighbour = (0.25 * model.similar[0] + 0.75 * model.similar[6]).toarray()[0]
     for n, j in enumerate([2, 9]):
-        expected = (model.blend["factor"] * model.item_vectors[j] @ vec + model.item_bias[j]
-                    + model.blend["neighbour"] * neighbour[j])
+        expected = (
+            model.blend["factor"] * model.item_vectors[j] @ vec
+            + model.item_bias[j]
+            + model.blend["neighbour"] * neighbour[j]
+        )
         assert got[n] == pytest.approx(expected, rel=1e-5)
 
 
@@ -141,7 +149,9 @@ def test_with_no_user_and_no_history_scores_are_the_item_bias():
 
 @pytest.mark.parametrize("algorithm", ["als", "lightfm-warp"])
 def test_a_new_item_lands_near_its_feature_mates(algorithm):
-    model = engine.fit(two_groups(), group_features(), algorithm=algorithm, params={"epochs": 50}, num_threads=1)
+    model = engine.fit(
+        two_groups(), group_features(), algorithm=algorithm, params={"epochs": 50}, num_threads=1
+    )
     new_a = sp.csr_matrix(np.array([[1.0, 0.0, 1.0]], np.float32))  # a group-A item with the shared band
 
     vectors, biases = engine.embed_items(model, new_a)
@@ -211,9 +221,12 @@ def test_interaction_matrix_decays_and_combines_repeats():
     users, items = np.array([0, 0, 0]), np.array([1, 1, 2])
     weights, ts = np.array([8.0, 8.0, 1.0]), np.array([0.0, 30 * day, 30 * day])
 
-    summed = engine.interaction_matrix(users, items, weights, ts, shape=(1, 3), now=30 * day, half_life_days=30)
-    strongest = engine.interaction_matrix(users, items, weights, ts, shape=(1, 3), now=30 * day,
-                                          half_life_days=30, combine="max")
+    summed = engine.interaction_matrix(
+        users, items, weights, ts, shape=(1, 3), now=30 * day, half_life_days=30
+    )
+    strongest = engine.interaction_matrix(
+        users, items, weights, ts, shape=(1, 3), now=30 * day, half_life_days=30, combine="max"
+    )
 
     np.testing.assert_allclose(summed.toarray(), [[0, 8 + 4, 1]])
     np.testing.assert_allclose(strongest.toarray(), [[0, 8, 1]])
@@ -225,8 +238,9 @@ def test_temporal_folds_train_on_the_past_and_hold_out_the_next_window():
     items = np.array([0, 1, 2, 0, 3])
     ts = np.array([1, 5, 12, 2, 9]) * day
 
-    folds = engine.temporal_folds(users, items, np.ones(5), ts, shape=(2, 4), half_life_days=None,
-                                  n_folds=2, fold_days=4)
+    folds = engine.temporal_folds(
+        users, items, np.ones(5), ts, shape=(2, 4), half_life_days=None, n_folds=2, fold_days=4
+    )
 
     (train1, hold1), (train2, hold2) = folds
     assert sorted(zip(*hold1.nonzero(), strict=True)) == [(0, 2), (1, 3)]  # the last 4 days
