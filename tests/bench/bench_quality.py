@@ -18,8 +18,9 @@ Per dataset:
 4. Hold-out share 0 for the shop; every evaluated user (>= 2 distinct train items, >= 1 new-to-user
    train-catalogue item after the cutoff) gets one `for_you` request (limit 10, visitor_id = the
    imported visitor) through `serving.recommend`, scored against the new-to-user ground truth.
-   A diagnostic row asks for 50 and drops the user's train items on the bench side: what the answer
-   would score if "not already bought" also covered the imported history.
+   Two diagnostic rows: the answer to a request for 50 with the user's train items dropped on the
+   bench side (what "not already bought" leaves to do), and the active version's precomputed
+   top-N (its artifacts, without serving's candidate re-rank).
 5. Ta-Feng also gets a buy-again table: ground truth = every train-catalogue item bought after the
    cutoff, exclude_purchased off for the product, baselines free to recommend seen items.
 
@@ -311,6 +312,29 @@ def drop_seen_rows(shop, split: Split, users: np.ndarray, truth: sp.csr_matrix, 
     }
 
 
+def precomputed_row(shop, split: Split, users: np.ndarray, truth: sp.csr_matrix, label: str) -> dict | None:
+    """Diagnostic: the active version's own top-N list (artifacts.top_n), first K not in train, without
+    serving's candidate re-rank. None when no version serves."""
+    from personalize.recommend import store
+
+    view, _ = store.shop_view(shop)
+    ranker = view.ranker
+    if ranker is None:
+        return None
+    col = {p: n for n, p in enumerate(split.products)}
+    item_ids = [str(i) for i in ranker.artifacts.item_ids.tolist()]
+    lists = np.full((len(users), K), -1, dtype=np.int64)
+    for n, user in enumerate(users.tolist()):
+        row = ranker.user_row("v:" + split.visitors[user])
+        if row is None:
+            continue
+        seen = set(split.train[user].indices.tolist())
+        ranked = (col.get(item_ids[m], -1) for m in ranker.artifacts.top_n[row].tolist() if m >= 0)
+        kept = [i for i in ranked if i not in seen][:K]
+        lists[n, : len(kept)] = kept
+    return {"model": label, **rounded(score_lists(lists, truth, users, split.train.shape[1]))}
+
+
 # --- one dataset -----------------------------------------------------------------------------------
 
 
@@ -402,6 +426,9 @@ def run_dataset(name: str, tmp: Path) -> dict:
     rows.append(
         drop_seen_rows(shop, split, users, truth, "for_you, train items dropped by the bench (diagnostic)")
     )
+    label = "active version's precomputed top-N, no re-rank (diagnostic)"
+    if (precomputed := precomputed_row(shop, split, users, truth, label)) is not None:
+        rows.append(precomputed)
     rows += baseline_rows(split, users, truth, exclude_seen=True)
     tables = {"new_to_user": {"users": int(len(users)), "rows": rows, "for_you_diagnostics": diagnostics}}
 

@@ -47,9 +47,9 @@ NEIGHBOURS = ("ease", "cosine")
 # that their mean non-zero value is 1 (the caller's event-type weights and decay keep their ratios).
 DEFAULTS: dict = {
     "factor": "als",
-    # iALS (implicit): confidence = alpha * weight
+    # iALS (implicit): confidence = alpha * weight; L2 = regularization * mean items per user
     "factors": 64,
-    "regularization": 30.0,
+    "regularization": 0.5,
     "alpha": 3.0,
     "iterations": 15,
     # LightFM
@@ -62,7 +62,7 @@ DEFAULTS: dict = {
     "use_features": True,
     # neighbour part
     "neighbour": "ease",
-    "ease_lambda": 16.0,  # times the mean diagonal of the item Gram matrix
+    "ease_lambda": 16.0,  # times the mean diagonal of the item Gram matrix; rows scaled to max ~1
     "ease_items": 6000,  # EASE inverts an (m, m) matrix over the m most-interacted items
     "neighbours": 200,  # kept per row of `similar`
     # the blend
@@ -90,7 +90,7 @@ PRESETS: dict[str, dict] = {
 # neighbour models are fitted once per fold, only the cheap blend is repeated).
 AUTO_GRID: dict = {
     "w_factor": (0.0, 0.25, 0.5, 1.0, 2.0, 4.0),
-    "w_neighbour": (0.0, 1.0, 3.0, 10.0, 30.0),
+    "w_neighbour": (0.0, 0.1, 0.3, 1.0, 3.0, 10.0),
     "w_popularity": (0.0, 1.0),
 }
 # Validation users x items scored at once per fold (bounds selection time and memory).
@@ -259,7 +259,8 @@ def _fit_blend(
     w_f, w_n, w_p = float(p["w_factor"]), float(p["w_neighbour"]), float(p["w_popularity"])
     similar = _fit_neighbours(weights, p, num_threads) if w_n > 0 else None
     bias = w_f * factor["item_bias"] + w_p * popularity_prior(interactions)
-    params = {**p, "weight_scale": scale}
+    # the fold-in (user_vector) solves the iALS user step with the same L2 weight
+    params = {**p, "weight_scale": scale, "als_lambda": _als_lambda(weights, p)}
     if "ips" in factor:
         params["lightfm_interactions_per_second_per_epoch"] = factor["ips"]
     return Model(
@@ -269,9 +270,10 @@ def _fit_blend(
         item_bias=bias.astype(np.float32),
         user_vectors=factor["user_vectors"],
         feature_vectors=factor["feature_vectors"],
+        # a new item starts from what its feature-mates' bias (popularity prior included) predicts
         feature_bias=None
-        if factor["feature_bias"] is None
-        else (w_f * factor["feature_bias"]).astype(np.float32),
+        if factor["feature_vectors"] is None
+        else _ridge(features, bias[:, None], float(p["feature_ridge"]))[:, 0],
         similar=similar,
         blend={"factor": w_f, "neighbour": w_n if similar is not None else 0.0, "popularity": w_p},
         item_gram=(factor["item_vectors"].T @ factor["item_vectors"]).astype(np.float32),
@@ -332,7 +334,7 @@ def _fit_als(weights: sp.csr_matrix, p: dict, num_threads: int) -> tuple[np.ndar
     with threadpool_limits(1, "blas"):
         als = AlternatingLeastSquares(
             factors=k,
-            regularization=float(p["regularization"]),
+            regularization=_als_lambda(weights, p),
             alpha=float(p["alpha"]),
             iterations=int(p["iterations"]),
             num_threads=num_threads,
@@ -342,6 +344,13 @@ def _fit_als(weights: sp.csr_matrix, p: dict, num_threads: int) -> tuple[np.ndar
     return np.ascontiguousarray(als.user_factors, np.float32), np.ascontiguousarray(
         als.item_factors, np.float32
     )
+
+
+def _als_lambda(weights: sp.csr_matrix, p: dict) -> float:
+    """The L2 weight scaled by the data: the same `regularization` suits a 10-item test and a shop."""
+    per_user = weights.getnnz(axis=1)
+    active = per_user[per_user > 0]
+    return float(p["regularization"]) * (float(active.mean()) if active.size else 1.0)
 
 
 def _fit_lightfm(weights: sp.csr_matrix, features: sp.csr_matrix | None, p: dict, num_threads: int) -> dict:
@@ -440,7 +449,13 @@ def ease(
     b = -inv / np.diag(inv)[None, :]
     b[diag] = 0.0
     b[b < 0] = 0.0
-    local = evaluation.keep_top_per_row(sp.csr_matrix(b.astype(np.float32)), keep).tocoo()
+    local = evaluation.keep_top_per_row(sp.csr_matrix(b.astype(np.float32)), keep)
+    # rescale so a typical row's strongest neighbour weighs 1: the blend weights then mean the same
+    # on a 10-item test matrix and on a shop (EASE's raw scale shrinks as lam grows)
+    row_max = local.max(axis=1).toarray().ravel()
+    if (row_max > 0).any():
+        local = local * (1.0 / float(row_max[row_max > 0].mean()))
+    local = local.tocoo()
     out = sp.csr_matrix(
         (local.data, (top[local.row], top[local.col])), shape=(n_items, n_items), dtype=np.float32
     )
@@ -594,7 +609,7 @@ def user_vector(model: Model, items: np.ndarray, weights: np.ndarray) -> np.ndar
         weights, model.params.get("weight_scale", 1.0), model.params.get("transform", "raw")
     )
     gram = model.item_gram if model.item_gram is not None else model.item_vectors.T @ model.item_vectors
-    reg = float(model.params.get("regularization", 10.0))
+    reg = float(model.params.get("als_lambda", model.params.get("regularization", 10.0)))
     a = gram.astype(np.float64) + reg * np.eye(k) + (vectors.T * (conf - 1.0)) @ vectors
     b = vectors.T @ conf
     return np.linalg.solve(a, b).astype(np.float32)
@@ -702,7 +717,8 @@ def embed_items(model: Model, item_features: sp.spmatrix) -> tuple[np.ndarray, n
     """(m, k) vectors and (m,) biases for items that arrived after training, from their features.
 
     item_features: (m, n_features) over the trained model's feature columns (no identity columns).
-    The bias carries no popularity prior (a new item has no users yet).
+    The bias is what the item's features predict of the trained items' bias (popularity prior
+    included), by ridge regression: a new item starts where its feature-mates are.
     """
     features = _normalised_features(item_features, item_features.shape[0])
     k = model.item_vectors.shape[1]
