@@ -171,14 +171,8 @@ _TEXT_FIELDS = (
 )
 
 
-def validate_event(
-    raw, *, now: datetime, max_skew: timedelta, properties_max_bytes: int
-) -> tuple[dict | None, Errors]:
-    """(clean event, {}) or (None, {field: [reason]}). `now` is the server's receive time."""
-    if not isinstance(raw, dict):
-        return None, {"event": ["must be an object"]}
-    errors: Errors = {}
-    clean: dict = {}
+def _checker(raw: dict, errors: Errors):
+    """check(field, parse, *args): the parsed value of an optional field, or None with its reason noted."""
 
     def check(field, parse, *args):
         value = raw.get(field)
@@ -189,6 +183,19 @@ def validate_event(
         except _Invalid as exc:
             errors[field] = [exc.reason]
             return None
+
+    return check
+
+
+def validate_event(
+    raw, *, now: datetime, max_skew: timedelta, properties_max_bytes: int
+) -> tuple[dict | None, Errors]:
+    """(clean event, {}) or (None, {field: [reason]}). `now` is the server's receive time."""
+    if not isinstance(raw, dict):
+        return None, {"event": ["must be an object"]}
+    errors: Errors = {}
+    clean: dict = {}
+    check = _checker(raw, errors)
 
     event_id = raw.get("event_id")
     if event_id is None:
@@ -254,16 +261,7 @@ def validate_order(raw, *, now: datetime, max_skew: timedelta) -> tuple[dict | N
         return None, {"order": ["must be an object"]}
     errors: Errors = {}
     clean: dict = {}
-
-    def check(field, parse, *args):
-        value = raw.get(field)
-        if value is None:
-            return None
-        try:
-            return parse(value, *args)
-        except _Invalid as exc:
-            errors[field] = [exc.reason]
-            return None
+    check = _checker(raw, errors)
 
     clean["order_id"] = check("order_id", _text, 128, True) or ""
     if not clean["order_id"] and "order_id" not in errors:
