@@ -4,7 +4,6 @@ Row validation is plain Python on purpose: it runs for every row of a 1,000-prod
 feed with millions of rows, so it must be cheap. Reasons follow the collect endpoint's style.
 """
 
-import json
 import logging
 import math
 import os
@@ -29,6 +28,7 @@ from django.utils import timezone
 
 from personalize.catalog import feeds
 from personalize.catalog.models import CATEGORY_SEPARATOR, FeedImport, Product
+from personalize.lib.fields import Invalid, check_text, json_object
 from personalize.shops.models import Shop
 from personalize.shops.tenancy import get_for_shop_or_404
 
@@ -109,28 +109,13 @@ class FeedSourceError(ValueError):
 # --- validation ---------------------------------------------------------------------------------
 
 
-class _Invalid(Exception):
-    def __init__(self, reason: str):
-        self.reason = reason
-
-
-def _check_text(value: str) -> str:
-    if "\x00" in value:
-        raise _Invalid("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise _Invalid("is not valid UTF-8 text") from None
-    return value
-
-
 def _text(value, max_len: int) -> str:
     if not isinstance(value, str):
-        raise _Invalid("must be a string")
+        raise Invalid("must be a string")
     value = value.strip()
     if len(value) > max_len:
-        raise _Invalid(f"must be at most {max_len} characters")
-    return _check_text(value)
+        raise Invalid(f"must be at most {max_len} characters")
+    return check_text(value)
 
 
 def _product_id(value) -> str:
@@ -139,7 +124,7 @@ def _product_id(value) -> str:
         value = str(value)
     value = _text(value, 128)
     if not value:
-        raise _Invalid("is required")
+        raise Invalid("is required")
     return value
 
 
@@ -151,34 +136,34 @@ def _url(value) -> str:
     try:
         _url_validator(value)
     except ValidationError:
-        raise _Invalid("must be an absolute http(s) URL") from None
+        raise Invalid("must be an absolute http(s) URL") from None
     return value
 
 
 def _price(value) -> Decimal:
     if isinstance(value, bool):
-        raise _Invalid("must be a number")
+        raise Invalid("must be a number")
     if isinstance(value, float) and not math.isfinite(value):
-        raise _Invalid("must be a finite number")
+        raise Invalid("must be a finite number")
     if isinstance(value, int | float):
         value = str(value)
     if isinstance(value, str):
         try:
             value = Decimal(value.strip())
         except InvalidOperation:
-            raise _Invalid("must be a number") from None
+            raise Invalid("must be a number") from None
     if not isinstance(value, Decimal) or not value.is_finite():
-        raise _Invalid("must be a number")
+        raise Invalid("must be a number")
     if value < 0:
-        raise _Invalid("must not be negative")
+        raise Invalid("must not be negative")
     if value >= MAX_PRICE:
-        raise _Invalid("is too large")
+        raise Invalid("is too large")
     return value.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP)
 
 
 def _currency(value) -> str:
     if not isinstance(value, str) or not _CURRENCY.fullmatch(value.strip()):
-        raise _Invalid("must be a 3-letter currency code")
+        raise Invalid("must be a 3-letter currency code")
     return value.strip().upper()
 
 
@@ -191,18 +176,18 @@ def _categories(value) -> list[str]:
     if isinstance(value, str):
         value = split_category_path(value)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _Invalid("must be a list of strings (a path) or text like 'Women > Dresses'")
+        raise Invalid("must be a list of strings (a path) or text like 'Women > Dresses'")
     path = [v.strip() for v in value if v.strip()]
     if len(path) > MAX_CATEGORY_DEPTH:
-        raise _Invalid(f"must have at most {MAX_CATEGORY_DEPTH} levels")
+        raise Invalid(f"must have at most {MAX_CATEGORY_DEPTH} levels")
     for name in path:
         if ">" in name:
-            raise _Invalid("names in a list must not contain '>'")
+            raise Invalid("names in a list must not contain '>'")
         if len(name) > MAX_CATEGORY_NAME:
-            raise _Invalid(f"names must be at most {MAX_CATEGORY_NAME} characters")
-        _check_text(name)
+            raise Invalid(f"names must be at most {MAX_CATEGORY_NAME} characters")
+        check_text(name)
     if len(CATEGORY_SEPARATOR.join(path)) > 1000:
-        raise _Invalid("the joined path must be at most 1000 characters")
+        raise Invalid("the joined path must be at most 1000 characters")
     return path
 
 
@@ -211,14 +196,14 @@ def _tags(value) -> list[str]:
         # Feeds carry tags as one cell: "summer, linen" or "summer|linen".
         value = _TAG_SPLIT.split(value)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _Invalid("must be a list of strings")
+        raise Invalid("must be a list of strings")
     tags = list(dict.fromkeys(v.strip() for v in value if v.strip()))
     if len(tags) > MAX_TAGS:
-        raise _Invalid(f"must have at most {MAX_TAGS} tags")
+        raise Invalid(f"must have at most {MAX_TAGS} tags")
     for tag in tags:
         if len(tag) > MAX_TAG_LENGTH:
-            raise _Invalid(f"tags must be at most {MAX_TAG_LENGTH} characters")
-        _check_text(tag)
+            raise Invalid(f"tags must be at most {MAX_TAG_LENGTH} characters")
+        check_text(tag)
     return tags
 
 
@@ -234,23 +219,11 @@ def parse_bool(value) -> bool:
             return True
         if word in FALSE_WORDS:
             return False
-    raise _Invalid("must be true or false (or 1/0, yes/no, 'in stock'/'out of stock')")
+    raise Invalid("must be true or false (or 1/0, yes/no, 'in stock'/'out of stock')")
 
 
 def _attributes(value) -> dict:
-    if not isinstance(value, dict):
-        raise _Invalid("must be an object")
-    try:
-        encoded = json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise _Invalid("is not valid UTF-8 text") from None
-    except (TypeError, ValueError):
-        raise _Invalid("must be plain JSON") from None
-    if len(encoded) > MAX_ATTRIBUTES_BYTES:
-        raise _Invalid(f"must be at most {MAX_ATTRIBUTES_BYTES // 1024} KB as JSON")
-    if b"\\u0000" in encoded:
-        raise _Invalid("must not contain NUL characters")
-    return value
+    return json_object(value, MAX_ATTRIBUTES_BYTES)
 
 
 _FIELDS: list[tuple[str, Callable, bool]] = [
@@ -296,7 +269,7 @@ def clean_product(raw, *, default_currency: str) -> tuple[dict | None, Errors]:
             continue
         try:
             clean[name] = check(value)
-        except _Invalid as exc:
+        except Invalid as exc:
             errors[name] = [exc.reason]
     if errors:
         return None, errors

@@ -4,11 +4,12 @@ Plain Python on purpose: it runs for every event on the collect path and for eve
 history import, so it must be cheap. Output keys are the Event model's column names.
 """
 
-import json
 import math
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+from personalize.lib.fields import Invalid, check_text, json_object
 
 EVENT_TYPES = frozenset(
     (
@@ -41,42 +42,26 @@ OLDEST_TS = datetime(2000, 1, 1, tzinfo=UTC)
 Errors = dict[str, list[str]]
 
 
-class _Invalid(Exception):
-    def __init__(self, reason: str):
-        self.reason = reason
-
-
 def _text(value, max_len: int, allow_number: bool = False) -> str:
     if allow_number and isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
-        raise _Invalid("must be a string")
+        raise Invalid("must be a string")
     if len(value) > max_len:
-        raise _Invalid(f"must be at most {max_len} characters")
-    _check_encodable(value)
-    return value
-
-
-def _check_encodable(value: str) -> None:
-    if "\x00" in value:
-        raise _Invalid("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        # Lone surrogates: bytes that were not UTF-8, or a broken \ud800 escape.
-        raise _Invalid("is not valid UTF-8 text") from None
+        raise Invalid(f"must be at most {max_len} characters")
+    return check_text(value)
 
 
 def _amount(value) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Invalid("must be a number")
+        raise Invalid("must be a number")
     if isinstance(value, float) and not math.isfinite(value):
-        raise _Invalid("must be a finite number")
+        raise Invalid("must be a finite number")
     if value < 0:
-        raise _Invalid("must not be negative")
+        raise Invalid("must not be negative")
     amount = Decimal(str(value))
     if amount >= MAX_AMOUNT:
-        raise _Invalid("is too large")
+        raise Invalid("is too large")
     return amount
 
 
@@ -84,76 +69,62 @@ def _quantity(value) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _Invalid("must be an integer")
+        raise Invalid("must be an integer")
     if not 0 < value <= MAX_QUANTITY:
-        raise _Invalid(f"must be between 1 and {MAX_QUANTITY}")
+        raise Invalid(f"must be between 1 and {MAX_QUANTITY}")
     return value
 
 
 def parse_ts(value, now: datetime, max_skew: timedelta) -> datetime:
     """ISO 8601 (naive means UTC) or epoch milliseconds -> an aware datetime."""
     if isinstance(value, bool):
-        raise _Invalid("must be ISO 8601 text or epoch milliseconds")
+        raise Invalid("must be ISO 8601 text or epoch milliseconds")
     if isinstance(value, int | float):
         if not math.isfinite(value):
-            raise _Invalid("must be a finite number")
+            raise Invalid("must be a finite number")
         if value < MIN_EPOCH_MS:
-            raise _Invalid("is too small for epoch milliseconds (seconds sent?)")
+            raise Invalid("is too small for epoch milliseconds (seconds sent?)")
         try:
             ts = datetime.fromtimestamp(value / 1000, tz=UTC)
         except (OverflowError, OSError, ValueError):
-            raise _Invalid("is out of range") from None
+            raise Invalid("is out of range") from None
     elif isinstance(value, str):
         try:
             ts = datetime.fromisoformat(value.strip())
         except ValueError:
-            raise _Invalid("must be ISO 8601 text or epoch milliseconds") from None
+            raise Invalid("must be ISO 8601 text or epoch milliseconds") from None
         if ts.tzinfo is None:
             ts = ts.replace(tzinfo=UTC)
     else:
-        raise _Invalid("must be ISO 8601 text or epoch milliseconds")
+        raise Invalid("must be ISO 8601 text or epoch milliseconds")
     if ts > now + max_skew:
-        raise _Invalid(
-            f"is too far in the future (more than {int(max_skew.total_seconds() // 3600)} h ahead)"
-        )
+        raise Invalid(f"is too far in the future (more than {int(max_skew.total_seconds() // 3600)} h ahead)")
     if ts < OLDEST_TS:
-        raise _Invalid("is before the year 2000")
+        raise Invalid("is before the year 2000")
     return ts
 
 
 def _items(value) -> list[dict]:
     if not isinstance(value, list):
-        raise _Invalid("must be a list of {product_id, quantity, price}")
+        raise Invalid("must be a list of {product_id, quantity, price}")
     if not value or len(value) > MAX_ITEMS:
-        raise _Invalid(f"must hold between 1 and {MAX_ITEMS} items")
+        raise Invalid(f"must hold between 1 and {MAX_ITEMS} items")
     clean = []
     for i, item in enumerate(value):
         if not isinstance(item, dict):
-            raise _Invalid(f"item {i} must be an object")
+            raise Invalid(f"item {i} must be an object")
         try:
             line = {"product_id": _text(item.get("product_id"), 128, True)}
             line["quantity"] = _quantity(item["quantity"]) if item.get("quantity") is not None else 1
             line["price"] = float(_amount(item["price"])) if item.get("price") is not None else None
-        except _Invalid as exc:
-            raise _Invalid(f"item {i}: {exc.reason}") from None
+        except Invalid as exc:
+            raise Invalid(f"item {i}: {exc.reason}") from None
         clean.append(line)
     return clean
 
 
 def _properties(value, max_bytes: int) -> dict:
-    if not isinstance(value, dict):
-        raise _Invalid("must be an object")
-    try:
-        encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    except UnicodeEncodeError:
-        raise _Invalid("is not valid UTF-8 text") from None
-    except (TypeError, ValueError):
-        raise _Invalid("must be plain JSON") from None
-    if len(encoded) > max_bytes:
-        raise _Invalid(f"must be at most {max_bytes // 1024} KB of JSON")
-    if b"\\u0000" in encoded:
-        raise _Invalid("must not contain NUL characters")
-    return value
+    return json_object(value, max_bytes)
 
 
 # (field, max length, whether a JSON number is accepted and kept as text)
@@ -180,7 +151,7 @@ def _checker(raw: dict, errors: Errors):
             return None
         try:
             return parse(value, *args)
-        except _Invalid as exc:
+        except Invalid as exc:
             errors[field] = [exc.reason]
             return None
 

@@ -164,7 +164,7 @@ def test_it_stores_good_rows_and_rejects_bad_ones_with_reasons(api, shop):
         ({"brand": 5}, {"brand": ["must be a string"]}),
         ({"tags": ["ok", 1]}, {"tags": ["must be a list of strings"]}),
         ({"categories": ["Women > Dresses"]}, {"categories": ["names in a list must not contain '>'"]}),
-        ({"attributes": {"a": "x" * 40_000}}, {"attributes": ["must be at most 32 KB as JSON"]}),
+        ({"attributes": {"a": "x" * 40_000}}, {"attributes": ["must be at most 32 KB of JSON"]}),
         ({"attributes": {"a": "\x00"}}, {"attributes": ["must not contain NUL characters"]}),
     ],
 )
