@@ -57,7 +57,8 @@ DEFAULTS: dict = {
     "loss": "warp",
     "learning_rate": 0.05,
     "epochs": 20,
-    "max_sampled": 10,
+    "min_updates": 50_000,  # small data gets more epochs: at least this many SGD steps in all
+    "max_sampled": 30,
     "item_alpha": 0.0,
     "use_features": True,
     # neighbour part
@@ -65,9 +66,9 @@ DEFAULTS: dict = {
     "ease_lambda": 16.0,  # times the mean diagonal of the item Gram matrix; rows scaled to max ~1
     "ease_items": 6000,  # EASE inverts an (m, m) matrix over the m most-interacted items
     "neighbours": 200,  # kept per row of `similar`
-    # the blend
+    # the blend (the "hybrid" preset; "auto" with validation folds picks its own)
     "w_factor": 0.5,
-    "w_neighbour": 10.0,
+    "w_neighbour": 1.0,
     "w_popularity": 1.0,
     # cold start: ridge strength of the map from item features to factor vectors (ALS)
     "feature_ridge": 0.1,
