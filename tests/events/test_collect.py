@@ -421,7 +421,9 @@ def test_the_collect_path_makes_a_constant_number_of_queries(shop, django_assert
 @pytest.mark.django_db
 def test_it_rejects_nan_in_properties_which_jsonb_cannot_store(shop):
     good = make_event()
-    body = json.dumps({"site_key": shop.site_key, "events": [make_event(properties={"x": float("nan")}), good]})
+    body = json.dumps(
+        {"site_key": shop.site_key, "events": [make_event(properties={"x": float("nan")}), good]}
+    )
     answer = Client().post("/api/v1/collect", body, content_type="text/plain", HTTP_ORIGIN=ORIGIN).json()
     assert answer["rejected"][0]["errors"] == {"properties": ["must be plain JSON"]}
     assert stored_ids(shop) == {good["event_id"]}
