@@ -358,9 +358,12 @@ def train(env: dict, shop_id: int) -> dict:
     try:
         version = json.loads(proc.stdout)
     except ValueError:
+        killed = f"killed by {signal.Signals(-proc.returncode).name}" if proc.returncode < 0 else "no JSON"
         return {
             "status": "crashed",
             "returncode": proc.returncode,
+            "note": f"{killed} under the {TRAIN_MEMORY_GB:g} GB address-space cap; the version stays in "
+            "'training', as a dead worker leaves it",
             "wall_seconds": round(wall, 2),
             "stderr": proc.stderr[-3000:],
         }

@@ -374,13 +374,14 @@ def _fit_lightfm(weights: sp.csr_matrix, features: sp.csr_matrix | None, p: dict
         item_alpha=float(p["item_alpha"]),
         random_state=int(p["seed"]),
     )
+    epochs = max(int(p["epochs"]), math.ceil(int(p["min_updates"]) / max(coo.nnz, 1)))
     started = time.perf_counter()
     if coo.nnz:
         model.fit(
             binary,
             item_features=item_features,
             sample_weight=coo,
-            epochs=int(p["epochs"]),
+            epochs=epochs,
             num_threads=num_threads,
         )
     else:  # LightFM needs at least one interaction to initialise
@@ -394,7 +395,7 @@ def _fit_lightfm(weights: sp.csr_matrix, features: sp.csr_matrix | None, p: dict
         "item_bias": np.asarray(item_bias, np.float32),
         "feature_vectors": None,
         "feature_bias": None,
-        "ips": round(coo.nnz * int(p["epochs"]) / seconds) if seconds > 0 and coo.nnz else None,
+        "ips": round(coo.nnz * epochs / seconds) if seconds > 0 and coo.nnz else None,
     }
     if use_features:
         out["feature_vectors"] = np.ascontiguousarray(model.item_embeddings[n_items:], np.float32)
@@ -598,8 +599,10 @@ def user_vector(model: Model, items: np.ndarray, weights: np.ndarray) -> np.ndar
     """Fold a session into a (k,) user vector without retraining.
 
     items: (h,) indices into the item axis; weights: (h,) event weights on the caller's scale.
-    The iALS user step: (G + reg I + V' (C - I) V) u = V' C 1 with C = alpha * weight / weight_scale,
-    where G is the trained items' Gram matrix: the vector a trained user with this history would get.
+    iALS factors: the iALS user step, (G + reg I + V' (C - I) V) u = V' C 1 with
+    C = alpha * weight (transformed like training's), G the trained items' Gram matrix: the vector a
+    trained user with this history would get. LightFM factors (trained for ranking, not for squared
+    error): the confidence-weighted mean of the history's item vectors.
     """
     items = np.asarray(items, dtype=np.int64)
     k = model.item_vectors.shape[1]
@@ -609,6 +612,9 @@ def user_vector(model: Model, items: np.ndarray, weights: np.ndarray) -> np.ndar
     conf = float(model.params.get("alpha", 1.0)) * _transform_weights(
         weights, model.params.get("weight_scale", 1.0), model.params.get("transform", "raw")
     )
+    if model.params.get("factor") == "lightfm":
+        total = float(conf.sum())
+        return (conf @ vectors / total if total > 0 else vectors.mean(axis=0)).astype(np.float32)
     gram = model.item_gram if model.item_gram is not None else model.item_vectors.T @ model.item_vectors
     reg = float(model.params.get("als_lambda", model.params.get("regularization", 10.0)))
     a = gram.astype(np.float64) + reg * np.eye(k) + (vectors.T * (conf - 1.0)) @ vectors
