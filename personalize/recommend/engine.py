@@ -1,93 +1,849 @@
-"""The recommender core: the only module that imports LightFM. numpy/scipy in, numpy out, no Django.
+"""The recommender's maths: fit a model on an interaction matrix, score items for a shopper.
 
-Interim baseline (LightFM WARP with item features); helper-5's tuned engine replaces this file.
+numpy/scipy in, numpy out, no Django. The only module that imports LightFM.
+
+Axes: `n_users` rows and `n_items` columns of the interaction matrix; `k` latent dimensions;
+`n_features` item-feature columns (the catalog's tokens, WITHOUT identity columns: the engine adds
+per-item identity columns itself where a model needs them).
+
+The model is a blend of three parts, each optional, with weights chosen on temporal hold-outs:
+
+    score(u, j) = w_factor * (u . V[j]) + item_bias[j] + w_neighbour * sum_h w_h S[h, j] / sum_h w_h
+
+- factor part: iALS (implicit) or LightFM-WARP user/item vectors. Always fitted: it folds a session
+  into a user vector, and it embeds items that arrive after training from their features.
+- `item_bias`: the additive per-item term, already weighted: w_popularity * log-popularity prior
+  (+ w_factor * LightFM's own item bias when LightFM is the factor model).
+- neighbour part: `similar` (S), a sparse item-item matrix; EASE (closed-form item-item regression,
+  Steck 2019) over the most-interacted items, each row cut to its largest positive entries, or cosine
+  neighbours. The history h with weights w_h are the shopper's items.
+
+Why a blend: on both benchmark datasets an item-item EASE model beats every factor model on
+new-to-user items, and on grocery data popularity beats everything personal; the blend weights are
+picked per shop by `fit(algorithm="auto", validation=...)`, which keeps what wins on the shop's own
+recent history (see tests/bench/quality_offline.py for the research behind the defaults).
 """
 
-from dataclasses import dataclass, field
+import math
+import time
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from lightfm import LightFM
+from threadpoolctl import threadpool_limits
+
+from personalize.recommend import evaluation
+
+FACTORS = ("als", "lightfm")
+NEIGHBOURS = ("ease", "cosine")
+
+# Defaults of every parameter `fit` understands. Weights are relative to interactions rescaled so
+# that their mean non-zero value is 1 (the caller's event-type weights and decay keep their ratios).
+DEFAULTS: dict = {
+    "factor": "als",
+    # iALS (implicit): confidence = alpha * weight; L2 = regularization * mean items per user
+    "factors": 64,
+    "regularization": 0.5,
+    "alpha": 3.0,
+    "iterations": 15,
+    # LightFM
+    "components": 64,
+    "loss": "warp",
+    "learning_rate": 0.05,
+    "epochs": 20,
+    "min_updates": 50_000,  # small data gets more epochs: at least this many SGD steps in all
+    "max_sampled": 30,
+    "item_alpha": 0.0,
+    "use_features": True,
+    # neighbour part
+    "neighbour": "ease",
+    "ease_lambda": 16.0,  # times the mean diagonal of the item Gram matrix; rows scaled to max ~1
+    "ease_items": 6000,  # EASE inverts an (m, m) matrix over the m most-interacted items
+    "neighbours": 200,  # kept per row of `similar`
+    # the blend (the "hybrid" preset; "auto" with validation folds picks its own)
+    "w_factor": 0.5,
+    "w_neighbour": 1.0,
+    "w_popularity": 1.0,
+    # cold start: ridge strength of the map from item features to factor vectors (ALS)
+    "feature_ridge": 0.1,
+    # weights the models see: "raw" (w / scale), "log" (log1p of that: repeats count less) or "binary"
+    "transform": "log",
+    "seed": 42,
+}
+
+# `fit(algorithm=NAME)` presets: the blend weights each named algorithm stands for. "ease",
+# "item-knn" and "popularity" have no factor part: references for benchmarks, not for serving.
+PRESETS: dict[str, dict] = {
+    "hybrid": {},
+    "als": {"factor": "als", "w_factor": 1.0, "w_neighbour": 0.0, "w_popularity": 0.0},
+    "lightfm-warp": {"factor": "lightfm", "w_factor": 1.0, "w_neighbour": 0.0, "w_popularity": 0.0},
+    "ease": {"neighbour": "ease", "w_factor": 0.0, "w_neighbour": 1.0, "w_popularity": 0.0},
+    "item-knn": {"neighbour": "cosine", "w_factor": 0.0, "w_neighbour": 1.0, "w_popularity": 0.0},
+    "popularity": {"w_factor": 0.0, "w_neighbour": 0.0, "w_popularity": 1.0},
+}
+
+# What `fit(algorithm="auto")` tries on each validation fold (every combination; the factor and
+# neighbour models are fitted once per fold, only the cheap blend is repeated). The factor weight is
+# never 0: it is all serving has for a known shopper with no session yet, and for new products.
+AUTO_GRID: dict = {
+    "w_factor": (0.25, 0.5, 1.0, 2.0, 4.0),
+    "w_neighbour": (0.0, 0.1, 0.3, 1.0, 3.0, 10.0),
+    "w_popularity": (0.0, 1.0),
+}
+# Validation users x items scored at once per fold (bounds selection time and memory).
+AUTO_BUDGET = 12_000_000
 
 
 @dataclass
 class Model:
-    algorithm: str = "lightfm"
-    params: dict = field(default_factory=dict)
-    item_vectors: np.ndarray = None
-    item_bias: np.ndarray = None
-    user_vectors: np.ndarray = None
-    feature_vectors: np.ndarray = None
-    feature_bias: np.ndarray = None
-    similar: object = None
-    blend: dict = field(default_factory=dict)
+    """Everything serving needs, numpy only. Shapes as in the module docstring."""
+
+    algorithm: str  # e.g. "hybrid(als+ease+pop)", "als", "lightfm-warp", "popularity"
+    params: dict  # every parameter used (DEFAULTS filled in) + how it was chosen ("selection")
+    item_vectors: np.ndarray  # (n_items, k) float32
+    item_bias: np.ndarray  # (n_items,) float32: the additive per-item term of `score`, already weighted
+    user_vectors: np.ndarray  # (n_users, k) float32, trained users
+    feature_vectors: np.ndarray | None = None  # (n_features, k): embeds a NEW item from its features
+    feature_bias: np.ndarray | None = None  # (n_features,)
+    similar: sp.csr_matrix | None = None  # (n_items, n_items): row i = the neighbours of i, weighted
+    blend: dict | None = None  # {"factor": w, "neighbour": w, "popularity": w} as used by `score`
+    item_gram: np.ndarray | None = None  # (k, k) float32: item_vectors' Gram matrix, for fold-in
 
 
-def fit(interactions, item_features, algorithm="auto", params=None, num_threads=1):
-    from lightfm import LightFM
+# --- input helpers ------------------------------------------------------------------------------
 
-    n_items = interactions.shape[1]
-    feats = sp.hstack([sp.identity(n_items, format="csr", dtype=np.float32), item_features]).tocsr()
-    m = LightFM(no_components=16, loss="warp", random_state=7)
-    m.fit(interactions.tocoo(), item_features=feats, epochs=40, num_threads=num_threads)
-    ib, iv = m.get_item_representations(feats)
-    norm = iv / np.maximum(np.linalg.norm(iv, axis=1, keepdims=True), 1e-9)
-    sims = norm @ norm.T
-    np.fill_diagonal(sims, -np.inf)
-    k = min(20, n_items - 1)
-    top = np.argsort(-sims, axis=1)[:, :k]
-    rows = np.repeat(np.arange(n_items), k)
-    similar = sp.csr_matrix(
-        (np.take_along_axis(sims, top, 1).ravel(), (rows, top.ravel())), shape=(n_items, n_items)
-    )
+
+def interaction_matrix(
+    users: np.ndarray,
+    items: np.ndarray,
+    weights: np.ndarray,
+    ts: np.ndarray,
+    *,
+    shape: tuple[int, int],
+    now: float,
+    half_life_days: float | None,
+    combine: str = "sum",
+) -> sp.csr_matrix:
+    """(n_users, n_items) float32: per (user, item), the sum (or max) over its events of
+    weight * 0.5 ** (age_days / half_life_days).
+
+    users, items, weights, ts: (n_events,) arrays; ts and now in seconds. With "sum" repeats add up;
+    with "max" a pair weighs what its strongest (usually latest) event does.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if half_life_days:
+        w = w * np.power(0.5, (now - np.asarray(ts, dtype=np.float64)) / 86400.0 / half_life_days)
+    users = np.asarray(users, dtype=np.int64)
+    items = np.asarray(items, dtype=np.int64)
+    if combine == "max" and w.size:
+        key = users * shape[1] + items
+        order = np.lexsort((w, key))
+        last = np.r_[key[order][1:] != key[order][:-1], True]
+        users, items, w = users[order][last], items[order][last], w[order][last]
+    elif combine != "sum":
+        raise ValueError(f"unknown combine {combine!r}")
+    matrix = sp.csr_matrix((w.astype(np.float32), (users, items)), shape=shape)
+    matrix.sum_duplicates()
+    return matrix
+
+
+def temporal_folds(
+    users: np.ndarray,
+    items: np.ndarray,
+    weights: np.ndarray,
+    ts: np.ndarray,
+    *,
+    shape: tuple[int, int],
+    half_life_days: float | None,
+    n_folds: int = 2,
+    fold_days: float | None = None,
+    fold_fraction: float = 0.1,
+    combine: str = "sum",
+) -> list[tuple[sp.csr_matrix, sp.csr_matrix]]:
+    """Rolling-origin validation folds for `fit(validation=...)`, newest first.
+
+    Fold f holds out the f-th most recent window (`fold_days` long, or `fold_fraction` of the events)
+    and trains on everything before it, decayed to the window's start. Returns [(train_f, holdout_f)]:
+    train_f (n_users, n_items) float32 weighted like `interaction_matrix`, holdout_f binary.
+    """
+    ts = np.asarray(ts, dtype=np.float64)
+    folds = []
+    end = float(ts.max()) + 1.0 if ts.size else 0.0
+    for f in range(n_folds):
+        if fold_days:
+            start = end - fold_days * 86400.0
+        else:
+            start = float(np.quantile(ts, max(0.0, 1.0 - fold_fraction * (f + 1)))) if ts.size else 0.0
+        before = ts < start
+        window = (ts >= start) & (ts < end)
+        if not before.any() or not window.any():
+            break
+        train = interaction_matrix(
+            users[before],
+            items[before],
+            weights[before],
+            ts[before],
+            shape=shape,
+            now=start,
+            half_life_days=half_life_days,
+            combine=combine,
+        )
+        holdout = sp.csr_matrix(
+            (np.ones(int(window.sum()), np.float32), (users[window], items[window])), shape=shape
+        )
+        holdout.data[:] = 1.0
+        folds.append((train, holdout))
+        end = start
+    return folds
+
+
+# --- fitting ------------------------------------------------------------------------------------
+
+
+def fit(
+    interactions: sp.spmatrix,
+    item_features: sp.spmatrix | None,
+    *,
+    algorithm: str = "auto",
+    params: dict | None = None,
+    num_threads: int = 2,
+    validation: sp.spmatrix | tuple | list | None = None,
+) -> Model:
+    """Fit a model on `interactions`.
+
+    interactions: (n_users, n_items) float32 weights >= 0 (event-type weighted and time-decayed by the
+        caller; see `interaction_matrix`). Zero rows/columns are fine.
+    item_features: (n_items, n_features) or None; identity columns NOT included (added here where
+        needed). Rows are normalised to sum to 1 here.
+    algorithm: "auto", a preset name ("hybrid", "als", "lightfm-warp", "ease", "item-knn",
+        "popularity"), or a name a previous fit returned (e.g. "hybrid(als+ease+pop)"), in which case
+        `params` should be that model's params and are used as they are.
+    params: overrides of DEFAULTS (unknown keys are kept in model.params but ignored).
+    validation (for "auto"): folds to choose on, newest first: a list of (train_f, holdout_f) pairs
+        as `temporal_folds` returns, or a single holdout matrix meaning [(interactions, holdout)].
+        holdout_f: (n_users, n_items), what happened after train_f's data; only its new-to-user
+        items count. "auto" keeps the blend whose worst fold beats popularity by the most, then fits
+        it on `interactions`. Without validation, "auto" is the "hybrid" preset.
+    """
+    interactions = _as_weights(interactions)
+    features = _normalised_features(item_features, interactions.shape[1])
+    chosen = dict(DEFAULTS)
+    if algorithm == "auto":
+        chosen.update(params or {})
+        folds = _as_folds(interactions, validation)
+        if folds:
+            chosen.update(select(folds, features, params=chosen, num_threads=num_threads))
+        else:
+            chosen["selection"] = {"method": "default (no validation folds given)"}
+    else:
+        preset = algorithm.split("(")[0]
+        if preset not in PRESETS:
+            raise ValueError(f"unknown algorithm {algorithm!r}")
+        chosen.update(PRESETS[preset])
+        chosen.update(params or {})
+    started = time.perf_counter()
+    model = _fit_blend(interactions, features, chosen, num_threads)
+    model.params["fit_seconds"] = round(time.perf_counter() - started, 3)
+    return model
+
+
+def _fit_blend(
+    interactions: sp.csr_matrix, features: sp.csr_matrix | None, p: dict, num_threads: int
+) -> Model:
+    scale = _weight_scale(interactions)
+    weights = _transform(interactions, scale, p["transform"])
+    factor = _fit_factor(weights, features, p, num_threads)
+    w_f, w_n, w_p = float(p["w_factor"]), float(p["w_neighbour"]), float(p["w_popularity"])
+    similar = _fit_neighbours(weights, p, num_threads) if w_n > 0 else None
+    bias = w_f * factor["item_bias"] + w_p * popularity_prior(interactions)
+    # the fold-in (user_vector) solves the iALS user step with the same L2 weight
+    params = {**p, "weight_scale": scale, "als_lambda": _als_lambda(weights, p)}
+    if "ips" in factor:
+        params["lightfm_interactions_per_second_per_epoch"] = factor["ips"]
     return Model(
-        "lightfm",
-        dict(params or {}),
-        iv.astype(np.float32),
-        ib.astype(np.float32),
-        m.user_embeddings.astype(np.float32),
-        m.item_embeddings[n_items:].astype(np.float32),
-        m.item_biases[n_items:].astype(np.float32),
-        similar,
+        algorithm=algorithm_name(p),
+        params=params,
+        item_vectors=factor["item_vectors"],
+        item_bias=bias.astype(np.float32),
+        user_vectors=factor["user_vectors"],
+        feature_vectors=factor["feature_vectors"],
+        # a new item starts from what its feature-mates' bias (popularity prior included) predicts
+        feature_bias=None
+        if factor["feature_vectors"] is None
+        else _ridge(features, bias[:, None], float(p["feature_ridge"]))[:, 0],
+        similar=similar,
+        blend={"factor": w_f, "neighbour": w_n if similar is not None else 0.0, "popularity": w_p},
+        item_gram=(factor["item_vectors"].T @ factor["item_vectors"]).astype(np.float32),
     )
 
 
-def user_vector(model, items, weights):
-    items = np.asarray(items)
-    weights = np.asarray(weights, dtype=np.float32)
+def algorithm_name(p: dict) -> str:
+    """A readable name for a blend: "als", "ease", "hybrid(als+ease+pop)", "popularity", ..."""
+    parts = []
+    factor = "lightfm-warp" if p["factor"] == "lightfm" else "als"
+    neighbour = "item-knn" if p["neighbour"] == "cosine" else "ease"
+    if p["w_factor"] > 0:
+        parts.append(factor.replace("-warp", "") if p["w_neighbour"] > 0 or p["w_popularity"] > 0 else factor)
+    if p["w_neighbour"] > 0:
+        parts.append(neighbour)
+    if p["w_popularity"] > 0:
+        parts.append("pop")
+    if not parts or parts == ["pop"]:
+        return "popularity"
+    return parts[0] if len(parts) == 1 else f"hybrid({'+'.join(parts)})"
+
+
+def popularity_prior(interactions: sp.spmatrix) -> np.ndarray:
+    """(n_items,) float32 in [0, 1]: log(1 + distinct users) scaled by its maximum."""
+    users = np.asarray((sp.csr_matrix(interactions) > 0).sum(axis=0)).ravel().astype(np.float64)
+    top = math.log1p(users.max()) if users.size and users.max() > 0 else 1.0
+    return (np.log1p(users) / top).astype(np.float32)
+
+
+def _fit_factor(weights: sp.csr_matrix, features: sp.csr_matrix | None, p: dict, num_threads: int) -> dict:
+    if p["factor"] == "lightfm":
+        return _fit_lightfm(weights, features, p, num_threads)
+    if p["factor"] != "als":
+        raise ValueError(f"unknown factor model {p['factor']!r}")
+    users, items = _fit_als(weights, p, num_threads)
+    out = {
+        "user_vectors": users,
+        "item_vectors": items,
+        "item_bias": np.zeros(items.shape[0], np.float32),
+        "feature_vectors": None,
+        "feature_bias": None,
+    }
+    if features is not None and features.shape[1]:
+        out["feature_vectors"] = _ridge(features, items, float(p["feature_ridge"]))
+        out["feature_bias"] = np.zeros(features.shape[1], np.float32)
+    return out
+
+
+def _fit_als(weights: sp.csr_matrix, p: dict, num_threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """iALS: (n_users, k), (n_items, k) float32."""
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    n_users, n_items = weights.shape
+    k = int(p["factors"])
+    if weights.nnz == 0:
+        return np.zeros((n_users, k), np.float32), np.zeros((n_items, k), np.float32)
+    # implicit runs its own threads; BLAS threads on top of them slow it down (and it warns).
+    with threadpool_limits(1, "blas"):
+        als = AlternatingLeastSquares(
+            factors=k,
+            regularization=_als_lambda(weights, p),
+            alpha=float(p["alpha"]),
+            iterations=int(p["iterations"]),
+            num_threads=num_threads,
+            random_state=int(p["seed"]),
+        )
+        als.fit(weights, show_progress=False)
+    return np.ascontiguousarray(als.user_factors, np.float32), np.ascontiguousarray(
+        als.item_factors, np.float32
+    )
+
+
+def _als_lambda(weights: sp.csr_matrix, p: dict) -> float:
+    """The L2 weight scaled by the data: the same `regularization` suits a 10-item test and a shop."""
+    per_user = weights.getnnz(axis=1)
+    active = per_user[per_user > 0]
+    return float(p["regularization"]) * (float(active.mean()) if active.size else 1.0)
+
+
+def _fit_lightfm(weights: sp.csr_matrix, features: sp.csr_matrix | None, p: dict, num_threads: int) -> dict:
+    """LightFM with per-item identity features (+ the catalog's features when `use_features`)."""
+    n_users, n_items = weights.shape
+    use_features = bool(p["use_features"]) and features is not None and features.shape[1] > 0
+    item_features = None
+    if use_features:
+        # identity and catalog tokens share each row half and half
+        item_features = _normalised_features(
+            sp.hstack([sp.identity(n_items, dtype=np.float32, format="csr"), features], format="csr"), n_items
+        )
+    coo = weights.tocoo()
+    binary = sp.coo_matrix((np.ones_like(coo.data), (coo.row, coo.col)), shape=coo.shape)
+    model = LightFM(
+        no_components=int(p["components"]),
+        loss=str(p["loss"]),
+        learning_rate=float(p["learning_rate"]),
+        max_sampled=int(p["max_sampled"]),
+        item_alpha=float(p["item_alpha"]),
+        random_state=int(p["seed"]),
+    )
+    epochs = max(int(p["epochs"]), math.ceil(int(p["min_updates"]) / max(coo.nnz, 1)))
+    started = time.perf_counter()
+    if coo.nnz:
+        model.fit(
+            binary,
+            item_features=item_features,
+            sample_weight=coo,
+            epochs=epochs,
+            num_threads=num_threads,
+        )
+    else:  # LightFM needs at least one interaction to initialise
+        model.fit_partial(binary, item_features=item_features, epochs=0)
+    seconds = time.perf_counter() - started
+    item_bias, item_vectors = model.get_item_representations(item_features)
+    user_vectors = model.user_embeddings
+    out = {
+        "user_vectors": np.ascontiguousarray(user_vectors, np.float32),
+        "item_vectors": np.ascontiguousarray(item_vectors, np.float32),
+        "item_bias": np.asarray(item_bias, np.float32),
+        "feature_vectors": None,
+        "feature_bias": None,
+        "ips": round(coo.nnz * epochs / seconds) if seconds > 0 and coo.nnz else None,
+    }
+    if use_features:
+        out["feature_vectors"] = np.ascontiguousarray(model.item_embeddings[n_items:], np.float32)
+        out["feature_bias"] = np.asarray(model.item_biases[n_items:], np.float32)
+    elif features is not None and features.shape[1]:
+        out["feature_vectors"] = _ridge(features, out["item_vectors"], float(p["feature_ridge"]))
+        out["feature_bias"] = _ridge(features, out["item_bias"][:, None], float(p["feature_ridge"]))[:, 0]
+    return out
+
+
+def _fit_neighbours(weights: sp.csr_matrix, p: dict, num_threads: int) -> sp.csr_matrix:
+    if p["neighbour"] == "cosine":
+        return evaluation.cosine_neighbours(weights, int(p["neighbours"]))
+    if p["neighbour"] != "ease":
+        raise ValueError(f"unknown neighbour model {p['neighbour']!r}")
+    return ease(
+        weights,
+        lam=float(p["ease_lambda"]),
+        max_items=int(p["ease_items"]),
+        keep=int(p["neighbours"]),
+        num_threads=num_threads,
+    )
+
+
+def ease(
+    weights: sp.csr_matrix, *, lam: float, max_items: int, keep: int, num_threads: int = 2
+) -> sp.csr_matrix:
+    """EASE item-item weights (n_items, n_items), over the `max_items` items with most users.
+
+    B = I - P diagMat(1 / diag(P)), P = (X'X + lam * mean(diag(X'X)) * I)^-1; the diagonal is zero.
+    Each row keeps its `keep` largest positive weights; rows and columns of other items are empty.
+    """
+    n_items = weights.shape[1]
+    counts = np.asarray((weights > 0).sum(axis=0)).ravel()
+    top = np.flatnonzero(counts > 0)
+    if top.size > max_items:
+        top = np.sort(np.argsort(-counts, kind="stable")[:max_items])
+    if top.size < 2:
+        return sp.csr_matrix((n_items, n_items), dtype=np.float32)
+    x = sp.csc_matrix(weights)[:, top]
+    gram = (x.T @ x).toarray().astype(np.float64)
+    diag = np.diag_indices_from(gram)
+    gram[diag] += lam * max(float(gram[diag].mean()), 1e-9)
+    from scipy.linalg import lapack
+
+    with threadpool_limits(num_threads, "blas"):
+        # Cholesky inverse: about twice as fast as a general inverse on this symmetric positive matrix
+        chol, info = lapack.dpotrf(gram, lower=False, overwrite_a=True)
+        if info:
+            raise np.linalg.LinAlgError(f"EASE Gram matrix is not positive definite ({info})")
+        inv, info = lapack.dpotri(chol, lower=False, overwrite_c=True)
+    m = top.size
+    block = 512  # row blocks keep the temporaries small next to the (m, m) inverse
+    for lo in range(0, m, block):  # dpotri fills the upper triangle only: mirror it
+        hi = min(lo + block, m)
+        inv[lo:hi, :lo] = inv[:lo, lo:hi].T
+        inv[lo:hi, lo:hi] = np.triu(inv[lo:hi, lo:hi]) + np.triu(inv[lo:hi, lo:hi], 1).T
+    scale = -1.0 / np.diag(inv).copy()
+    keep = min(keep, m - 1)
+    rows, cols, vals = [], [], []
+    for lo in range(0, m, block):
+        hi = min(lo + block, m)
+        b = inv[lo:hi] * scale[None, :]  # B[i, j] = -P[i, j] / P[j, j]
+        b[np.arange(hi - lo), np.arange(lo, hi)] = 0.0
+        best = np.argpartition(-b, keep - 1, axis=1)[:, :keep]
+        value = np.take_along_axis(b, best, axis=1)
+        positive = value > 0
+        rows.append(np.repeat(np.arange(lo, hi), keep)[positive.ravel()])
+        cols.append(best[positive])
+        vals.append(value[positive])
+    rows, cols, vals = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+    # rescale so a typical row's strongest neighbour weighs 1: the blend weights then mean the same
+    # on a 10-item test matrix and on a shop (EASE's raw scale shrinks as lam grows)
+    if vals.size:
+        row_max = np.zeros(m)
+        np.maximum.at(row_max, rows, vals)
+        vals = vals / row_max[row_max > 0].mean()
+    out = sp.csr_matrix(
+        (vals.astype(np.float32), (top[rows], top[cols])), shape=(n_items, n_items), dtype=np.float32
+    )
+    out.sort_indices()
+    return out
+
+
+def _ridge(features: sp.csr_matrix, targets: np.ndarray, mu: float, iterations: int = 200) -> np.ndarray:
+    """(n_features, k): argmin_E |F E - T|^2 + mu |E|^2, by block conjugate gradients (F is sparse)."""
+    f = sp.csr_matrix(features, dtype=np.float64)
+    t = np.asarray(targets, dtype=np.float64)
+    ft = f.T.tocsr()
+
+    def apply(e: np.ndarray) -> np.ndarray:
+        return ft @ (f @ e) + mu * e
+
+    e = np.zeros((f.shape[1], t.shape[1]))
+    r = ft @ t
+    d = r.copy()
+    rr = (r * r).sum(axis=0)
+    tolerance = 1e-10 * max(float(rr.max()), 1e-30)
+    for _ in range(iterations):
+        if rr.max() <= tolerance:
+            break
+        ad = apply(d)
+        step = rr / np.maximum((d * ad).sum(axis=0), 1e-30)
+        e += d * step
+        r -= ad * step
+        rr_new = (r * r).sum(axis=0)
+        d = r + d * (rr_new / np.maximum(rr, 1e-30))
+        rr = rr_new
+    return e.astype(np.float32)
+
+
+# --- model selection ----------------------------------------------------------------------------
+
+
+def select(
+    folds: list[tuple[sp.csr_matrix, sp.csr_matrix]],
+    features: sp.csr_matrix | None,
+    *,
+    params: dict,
+    num_threads: int = 2,
+    grid: dict | None = None,
+    budget: int = AUTO_BUDGET,
+) -> dict:
+    """Choose blend weights on validation folds; returns the params to update (with "selection").
+
+    For each fold the factor and neighbour models are fitted once on train_f; every weight combination
+    of `grid` is scored by NDCG@10 on holdout_f (new-to-user items, users with >= 2 train items; at most
+    budget / n_items users, a fixed random sample). The kept combination maximises the smallest, over
+    folds, NDCG@10 / popularity's NDCG@10: it has to hold up in every period, not on average (on a
+    seasonal month the average alone picks models that lose to popularity in the next one).
+    """
+    grid = grid or AUTO_GRID
+    combos = [
+        (wf, wn, wp)
+        for wf in grid["w_factor"]
+        for wn in grid["w_neighbour"]
+        for wp in grid["w_popularity"]
+        if wf or wn or wp
+    ]
+    started = time.perf_counter()
+    table = np.full((len(folds), len(combos)), np.nan)
+    popular = np.full(len(folds), np.nan)
+    users_per_fold = []
+    for f, (train, holdout) in enumerate(folds):
+        train = _as_weights(train)
+        users = evaluation.eligible_users(train, holdout)
+        n_items = train.shape[1]
+        cap = max(1, budget // max(n_items, 1))
+        if users.size > cap:
+            users = np.sort(np.random.default_rng(int(params["seed"])).choice(users, cap, replace=False))
+        users_per_fold.append(int(users.size))
+        if not users.size:
+            continue
+        weights = _transform(train, _weight_scale(train), params["transform"])
+        truth = evaluation.ground_truth(train, holdout)[users]
+        # catalog features only change the factor model itself for LightFM (for ALS: cold start only)
+        factor = _fit_factor(
+            weights, features if params["factor"] == "lightfm" else None, params, num_threads
+        )
+        factor_scores = (
+            factor["user_vectors"][users] @ factor["item_vectors"].T + factor["item_bias"][None, :]
+        )
+        similar = _fit_neighbours(weights, params, num_threads)
+        history = weights[users]
+        norm = np.asarray(history.sum(axis=1)).ravel()
+        norm[norm == 0] = 1.0
+        neighbour_scores = (sp.diags(1.0 / norm) @ history @ similar).toarray().astype(np.float32)
+        prior = popularity_prior(train)[None, :]
+        seen = train[users] > 0
+
+        def ndcg(scores: np.ndarray, seen=seen, truth=truth, n_items=n_items) -> float:
+            ranked = evaluation.top_k(scores, 10, exclude=seen)
+            return evaluation.ranking_metrics(ranked, truth, n_items)["ndcg"]
+
+        popular[f] = ndcg(np.broadcast_to(prior, factor_scores.shape))
+        for c, (wf, wn, wp) in enumerate(combos):
+            scores = wp * prior + (wf * factor_scores if wf else 0.0) + (wn * neighbour_scores if wn else 0.0)
+            table[f, c] = ndcg(np.broadcast_to(scores, factor_scores.shape))
+    scored = ~np.isnan(popular)
+    if not scored.any():
+        return {"selection": {"method": "default (no evaluable users in the validation folds)"}}
+    ratio = table[scored] / np.maximum(popular[scored], 1e-4)[:, None]
+    worst = ratio.min(axis=0)
+    best = int(np.argmax(worst))
+    wf, wn, wp = combos[best]
+    ranking = np.argsort(-worst, kind="stable")[:5]
+    return {
+        "w_factor": wf,
+        "w_neighbour": wn,
+        "w_popularity": wp,
+        "selection": {
+            "method": "max over blends of min over folds of NDCG@10 / popularity NDCG@10",
+            "folds": len(folds),
+            "users": users_per_fold,
+            "popularity_ndcg": [round(float(x), 5) for x in popular],
+            "chosen_ndcg": [round(float(x), 5) for x in table[:, best]],
+            "worst_fold_ratio": round(float(worst[best]), 4),
+            "runner_up": [
+                {
+                    "w_factor": combos[c][0],
+                    "w_neighbour": combos[c][1],
+                    "w_popularity": combos[c][2],
+                    "worst_fold_ratio": round(float(worst[c]), 4),
+                }
+                for c in ranking[1:]
+            ],
+            # every blend tried: [w_factor, w_neighbour, w_popularity, NDCG@10 of each fold...]
+            "grid": [[*combos[c], *(round(float(x), 5) for x in table[:, c])] for c in range(len(combos))],
+            "seconds": round(time.perf_counter() - started, 2),
+        },
+    }
+
+
+# --- scoring ------------------------------------------------------------------------------------
+
+
+def user_vector(model: Model, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Fold a session into a (k,) user vector without retraining.
+
+    items: (h,) indices into the item axis; weights: (h,) event weights on the caller's scale.
+    iALS factors: the iALS user step, (G + reg I + V' (C - I) V) u = V' C 1 with
+    C = alpha * weight (transformed like training's), G the trained items' Gram matrix: the vector a
+    trained user with this history would get. LightFM factors (trained for ranking, not for squared
+    error): the confidence-weighted mean of the history's item vectors.
+    """
+    items = np.asarray(items, dtype=np.int64)
+    k = model.item_vectors.shape[1]
     if not items.size:
-        return np.zeros(model.item_vectors.shape[1], np.float32)
-    return (model.item_vectors[items] * weights[:, None]).sum(0) / weights.sum()
+        return np.zeros(k, np.float32)
+    vectors = model.item_vectors[items].astype(np.float64)
+    conf = float(model.params.get("alpha", 1.0)) * _transform_weights(
+        weights, model.params.get("weight_scale", 1.0), model.params.get("transform", "raw")
+    )
+    if model.params.get("factor") == "lightfm":
+        total = float(conf.sum())
+        return (conf @ vectors / total if total > 0 else vectors.mean(axis=0)).astype(np.float32)
+    gram = model.item_gram if model.item_gram is not None else model.item_vectors.T @ model.item_vectors
+    reg = float(model.params.get("als_lambda", model.params.get("regularization", 10.0)))
+    a = gram.astype(np.float64) + reg * np.eye(k) + (vectors.T * (conf - 1.0)) @ vectors
+    b = vectors.T @ conf
+    return np.linalg.solve(a, b).astype(np.float32)
 
 
-def score(model, user_vec, history_items, history_weights, candidates):
-    candidates = np.asarray(candidates)
-    return model.item_vectors[candidates] @ user_vec + model.item_bias[candidates]
+def _neighbour_part(
+    model: Model, history_items: np.ndarray, history_weights: np.ndarray
+) -> np.ndarray | None:
+    """(n_items,) the weighted mean of the history's `similar` rows, or None."""
+    similar = model.similar
+    if similar is None or not model.blend or not model.blend.get("neighbour") or not len(history_items):
+        return None
+    items = np.asarray(history_items, dtype=np.int64)
+    weights = np.asarray(history_weights, dtype=np.float32)
+    inside = items < similar.shape[0]
+    items, weights = items[inside], weights[inside]
+    total = float(np.abs(weights).sum())
+    if not items.size or total <= 0:
+        return None
+    return np.asarray((weights / total) @ similar[items]).ravel()
 
 
-def embed_items(model, item_features):
-    return item_features @ model.feature_vectors, item_features @ model.feature_bias
+def score(
+    model: Model,
+    user_vec: np.ndarray | None,
+    history_items: np.ndarray,
+    history_weights: np.ndarray,
+    candidates: np.ndarray | None = None,
+) -> np.ndarray:
+    """Scores (c,) float32 of `candidates` (or of every item, c = n_items); higher is better.
+
+    user_vec: (k,) or None (then the factor part is 0); history_items/history_weights: (h,) the
+    shopper's items and weights (any positive scale: only their ratios matter here).
+    score = blend.factor * (user_vec . item_vectors[c]) + item_bias[c]
+            + blend.neighbour * (history_weights / sum(history_weights)) @ similar[history_items][:, c]
+    Items beyond the `similar` matrix (arrived after training) get no neighbour part.
+    """
+    n_items = model.item_vectors.shape[0]
+    idx = np.arange(n_items) if candidates is None else np.asarray(candidates, dtype=np.int64)
+    blend = model.blend or {"factor": 1.0, "neighbour": 0.0}
+    out = model.item_bias[idx].astype(np.float32, copy=True)
+    w_f = float(blend.get("factor", 1.0))
+    if user_vec is not None and w_f:
+        out += w_f * (model.item_vectors[idx] @ np.asarray(user_vec, dtype=np.float32))
+    part = _neighbour_part(model, history_items, history_weights)
+    if part is not None:
+        known = idx < part.size
+        out[known] += float(blend["neighbour"]) * part[idx[known]]
+    return out
 
 
-def co_purchase(baskets, k=20):
-    b = sp.csr_matrix(baskets)
-    b.data[:] = 1
-    co = (b.T @ b).toarray().astype(np.float32)
-    np.fill_diagonal(co, 0)
-    n = max(b.shape[0], 1)
-    pop = np.asarray(b.sum(0)).ravel() / n
-    lift = (co / n) / np.maximum(np.outer(pop, pop), 1e-9)
-    lift[co == 0] = 0
-    order = np.argsort(-lift, axis=1)[:, :k]
-    vals = np.take_along_axis(lift, order, 1)
-    order = np.where(vals > 0, order, -1).astype(np.int32)
-    return order, vals.astype(np.float32)
+def score_users(model: Model, user_rows: np.ndarray, history: sp.spmatrix | None) -> np.ndarray:
+    """(len(user_rows), n_items) float32: `score` for trained users at once, with their trained vectors
+    and their `history` rows (n_users, n_items) as the neighbour part's history."""
+    rows = np.asarray(user_rows, dtype=np.int64)
+    blend = model.blend or {"factor": 1.0, "neighbour": 0.0}
+    n_items = model.item_bias.size
+    if blend.get("factor"):
+        out = model.user_vectors[rows] @ model.item_vectors.T
+        out *= np.float32(blend["factor"])
+        out += model.item_bias
+    else:
+        out = np.repeat(model.item_bias[None, :].astype(np.float32), rows.size, axis=0)
+    if history is not None and model.similar is not None and blend.get("neighbour"):
+        size = min(model.similar.shape[0], n_items)
+        h = sp.csr_matrix(sp.csr_matrix(history)[rows][:, :size], dtype=np.float32)
+        h.data = np.abs(h.data)
+        norm = np.asarray(h.sum(axis=1)).ravel()
+        norm[norm == 0] = 1.0
+        part = (
+            sp.diags((float(blend["neighbour"]) / norm).astype(np.float32)) @ h @ model.similar[:size, :size]
+        ).tocoo()
+        out[part.row, part.col] += part.data  # one entry per (row, col): a sparse product sums duplicates
+    return out
 
 
-def top_n(model, users, k, exclude=None):
-    s = model.user_vectors[users] @ model.item_vectors.T + model.item_bias
-    if exclude is not None:
-        ex = sp.csr_matrix(exclude)[users]
-        r, c = ex.nonzero()
-        s[r, c] = -np.inf
-    k = min(k, s.shape[1])
-    return np.argsort(-s, axis=1)[:, :k].astype(np.int32)
+def top_n(
+    model: Model,
+    user_rows: np.ndarray,
+    n: int,
+    exclude: sp.spmatrix | None,
+    history: sp.spmatrix | None = None,
+    batch_size: int = 512,
+) -> np.ndarray:
+    """(len(user_rows), n) int32 item indices, best first, -1 padded, for trained users.
+
+    exclude: (n_users, n_items) (rows indexed by user_rows), items never returned: usually the
+    interactions. history: the neighbour part's history, default `exclude`.
+    """
+    rows = np.asarray(user_rows, dtype=np.int64)
+    history = exclude if history is None else history
+    exclude = None if exclude is None else sp.csr_matrix(exclude)
+    out = np.full((rows.size, n), -1, dtype=np.int32)
+    for start in range(0, rows.size, batch_size):
+        chunk = rows[start : start + batch_size]
+        scores = score_users(model, chunk, history)
+        seen = None if exclude is None else exclude[chunk]
+        if seen is not None and seen.shape[1] > scores.shape[1]:
+            seen = seen[:, : scores.shape[1]]
+        ranked = evaluation.top_k(scores, n, exclude=seen, overwrite=True)
+        out[start : start + chunk.size, : ranked.shape[1]] = ranked
+    return out
+
+
+def embed_items(model: Model, item_features: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
+    """(m, k) vectors and (m,) biases for items that arrived after training, from their features.
+
+    item_features: (m, n_features) over the trained model's feature columns (no identity columns).
+    The bias is what the item's features predict of the trained items' bias (popularity prior
+    included), by ridge regression: a new item starts where its feature-mates are.
+    """
+    features = _normalised_features(item_features, item_features.shape[0])
+    k = model.item_vectors.shape[1]
+    m = item_features.shape[0]
+    if model.feature_vectors is None or features is None or not features.shape[1]:
+        return np.zeros((m, k), np.float32), np.zeros(m, np.float32)
+    vectors = np.asarray(features @ model.feature_vectors, dtype=np.float32)
+    bias = (
+        np.zeros(m, np.float32)
+        if model.feature_bias is None
+        else np.asarray(features @ model.feature_bias, dtype=np.float32).ravel()
+    )
+    return vectors, bias
+
+
+# --- bought together ----------------------------------------------------------------------------
+
+
+def co_purchase(baskets: sp.spmatrix, k: int = 20, min_support: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Items bought together, by lift.
+
+    baskets: (n_baskets, n_items) binary (any non-zero counts once).
+    Returns (n_items, k) int32 neighbour indices, best first, -1 padded, and (n_items, k) float32 lifts
+    (0 padded), where lift(i, j) = n_baskets * together(i, j) / (baskets(i) * baskets(j)), for pairs
+    seen together in at least `min_support` baskets. Ties: more baskets together first, then index.
+    """
+    b = sp.csr_matrix(baskets, dtype=np.float32)
+    b.eliminate_zeros()
+    b.data[:] = 1.0
+    n_baskets, n_items = b.shape
+    together = (b.T @ b).tocsr()
+    together.setdiag(0)
+    together.eliminate_zeros()
+    support = np.asarray(b.sum(axis=0)).ravel()
+    neighbours = np.full((n_items, k), -1, dtype=np.int32)
+    lifts = np.zeros((n_items, k), dtype=np.float32)
+    indptr, indices, counts = together.indptr, together.indices, together.data
+    for i in range(n_items):
+        lo, hi = indptr[i], indptr[i + 1]
+        cols, cnt = indices[lo:hi], counts[lo:hi]
+        keep = cnt >= min_support
+        if not keep.any():
+            continue
+        cols, cnt = cols[keep], cnt[keep]
+        lift = n_baskets * cnt / (support[i] * support[cols])
+        order = np.lexsort((cols, -cnt, -lift))[:k]
+        neighbours[i, : order.size] = cols[order]
+        lifts[i, : order.size] = lift[order]
+    return neighbours, lifts
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+
+def _as_weights(matrix: sp.spmatrix) -> sp.csr_matrix:
+    out = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+    out.sum_duplicates()
+    out.data = np.maximum(out.data, 0)
+    out.eliminate_zeros()
+    return out
+
+
+def _weight_scale(matrix: sp.csr_matrix) -> float:
+    """The mean non-zero weight: models see weights / scale, so their parameters are scale-free."""
+    return float(matrix.data.mean()) if matrix.nnz else 1.0
+
+
+def _transform(matrix: sp.csr_matrix, scale: float, how: str) -> sp.csr_matrix:
+    out = sp.csr_matrix(matrix * (1.0 / scale), dtype=np.float32)
+    if how == "log":
+        out.data = np.log1p(out.data)
+    elif how == "binary":
+        out.data[:] = 1.0
+    elif how != "raw":
+        raise ValueError(f"unknown transform {how!r}")
+    return out
+
+
+def _transform_weights(weights: np.ndarray, scale: float, how: str) -> np.ndarray:
+    w = np.asarray(weights, dtype=np.float64) / scale
+    if how == "log":
+        return np.log1p(np.maximum(w, 0))
+    if how == "binary":
+        return (w > 0).astype(np.float64)
+    return w
+
+
+def _normalised_features(features: sp.spmatrix | None, n_rows: int) -> sp.csr_matrix | None:
+    if features is None:
+        return None
+    f = sp.csr_matrix(features, dtype=np.float32)
+    if f.shape[0] != n_rows:
+        raise ValueError(f"item_features has {f.shape[0]} rows for {n_rows} items")
+    sums = np.asarray(np.abs(f).sum(axis=1)).ravel()
+    sums[sums == 0] = 1.0
+    return sp.csr_matrix(sp.diags(1.0 / sums).astype(np.float32) @ f)
+
+
+def _as_folds(interactions: sp.csr_matrix, validation) -> list[tuple[sp.csr_matrix, sp.csr_matrix]]:
+    if validation is None:
+        return []
+    if sp.issparse(validation):
+        return [(interactions, sp.csr_matrix(validation))]
+    if isinstance(validation, tuple) and len(validation) == 2 and sp.issparse(validation[0]):
+        return [(sp.csr_matrix(validation[0]), sp.csr_matrix(validation[1]))]
+    return [(sp.csr_matrix(t), sp.csr_matrix(h)) for t, h in validation]

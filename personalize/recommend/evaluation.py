@@ -38,21 +38,59 @@ def eligible_users(train: sp.spmatrix, test: sp.spmatrix, min_train_items: int =
     return np.flatnonzero((seen >= min_train_items) & (truth > 0))
 
 
-def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> np.ndarray:
+def top_k(
+    scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None, *, overwrite: bool = False
+) -> np.ndarray:
     """(m, n_items) scores -> (m, k) item indices, best first; `exclude` rows (m, n_items) are never chosen.
 
-    Excluded or -inf slots that end up in a short list are returned as -1.
+    Excluded or -inf slots that end up in a short list are returned as -1. With `overwrite` the
+    scores array (float32, owned by the caller) is modified instead of copied.
     """
-    scores = np.array(scores, dtype=np.float32, copy=True)
+    if overwrite and isinstance(scores, np.ndarray) and scores.dtype == np.float32 and scores.flags.writeable:
+        pass
+    else:
+        scores = np.array(scores, dtype=np.float32, copy=True)
     if exclude is not None:
         rows, cols = exclude.nonzero()
         scores[rows, cols] = -np.inf
     k = min(k, scores.shape[1])
+    if k >= 1 and scores.shape[1] >= max(2000, 20 * k):
+        return _top_k_by_threshold(scores, k)
+    return _top_k_by_partition(scores, k)
+
+
+def _top_k_by_partition(scores: np.ndarray, k: int) -> np.ndarray:
     part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     part_scores = np.take_along_axis(scores, part, axis=1)
     order = np.argsort(-part_scores, axis=1, kind="stable")
     best = np.take_along_axis(part, order, axis=1)
     best[np.take_along_axis(part_scores, order, axis=1) == -np.inf] = -1
+    return best
+
+
+def _top_k_by_threshold(scores: np.ndarray, k: int, step: int = 8) -> np.ndarray:
+    """The same answer as a full partition, several times faster on wide rows: a threshold from every
+    `step`-th column keeps about 2k candidates per row; rows left with fewer than k use the partition."""
+    m, n = scores.shape
+    sample = scores[:, ::step]
+    j = min(sample.shape[1] - 1, (2 * k) // step + 4)
+    threshold = -np.partition(-sample, j, axis=1)[:, j]
+    candidates = scores >= threshold[:, None]
+    good = (candidates.sum(axis=1) >= k) & np.isfinite(threshold)
+    best = np.full((m, k), -1, dtype=np.int64)
+    if not good.all():
+        best[~good] = _top_k_by_partition(scores[~good], k)
+        good_rows = np.flatnonzero(good)
+        candidates = candidates[good_rows]
+    else:
+        good_rows = np.arange(m)
+    r, c = np.nonzero(candidates)
+    v = scores[good_rows[r], c]
+    order = np.lexsort((c, -v, r))
+    r, c = r[order], c[order]
+    rank = np.arange(r.size) - np.searchsorted(r, np.arange(good_rows.size))[r]
+    keep = rank < k
+    best[good_rows[r[keep]], rank[keep]] = c[keep]
     return best
 
 

@@ -91,3 +91,20 @@ def test_als_baseline_learns_the_block_structure():
     train = matrix(blocks, shape=(12, 6))
     scores = evaluation.als(train, factors=4, iterations=10)(np.array([0]), 1)
     assert int(np.argmax(np.where(train[0].toarray()[0] > 0, -np.inf, scores[0]))) == 2
+
+
+def test_top_k_on_wide_rows_matches_a_full_sort():
+    rng = np.random.default_rng(3)
+    scores = rng.standard_normal((40, 5000)).astype(np.float32)
+    scores[0] = 0.0  # all tied: lowest indices first
+    scores[1, :-3] = -np.inf  # three finite scores: the rest is padding
+    scores[2] = np.round(scores[2], 1)  # many ties
+    exclude = sp.random(40, 5000, density=0.02, format="csr", random_state=3)
+
+    got = evaluation.top_k(scores, 100, exclude=exclude)
+
+    masked = scores.copy()
+    masked[exclude.nonzero()] = -np.inf
+    expected = np.argsort(-masked, axis=1, kind="stable")[:, :100]
+    expected[np.take_along_axis(masked, expected, axis=1) == -np.inf] = -1
+    np.testing.assert_array_equal(got, expected)

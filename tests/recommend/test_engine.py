@@ -1,12 +1,10 @@
-# Research: pytest checks of engine_candidate.py, kept out of the suite (3 fail today); run them with
-# `.venv/bin/pytest tests/bench/research/engine_candidate_checks.py` while finishing the candidate.
 """The engine on tiny matrices whose right answer is known."""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from tests.bench.research import engine_candidate as engine
+from personalize.recommend import engine
 
 # Two disjoint taste groups. Group A: users 0-11 and items 0-4; group B: users 12-23 and items 5-9.
 # Users 0-7 bought items 0-3, users 8-11 also item 4; the same for B with items 5-8 and 9.
