@@ -3,6 +3,7 @@ pins, boosts, buries, diversity and the hold-out group."""
 
 import pytest
 
+from personalize.lib.hashing import fnv1a32
 from personalize.recommend.models import RecommenderConfig, WidgetRule
 from personalize.recommend.rules import Pick, Rule, arrange, holdout_bucket, is_holdout
 from tests.factories import make_event, make_product
@@ -273,3 +274,10 @@ def test_a_holdout_configured_to_none_gets_nothing(shop, save_rules):
     visitor = held_out_visitor(shop, share=0.5)
     answer = recommendations(shop, "for_you", visitor_id=visitor).json()
     assert answer == {**answer, "holdout": True, "items": []}
+
+
+def test_the_holdout_bucket_is_the_fnv1a_hash_the_snippet_computes():
+    # widgets_js computes the same FNV-1a values (its unit tests assert these numbers too)
+    assert holdout_bucket(3, "v-1") == 4016307404 / 2**32
+    assert fnv1a32(b"") == 2166136261
+    assert fnv1a32(b"a") == 0xE40C292C
