@@ -26,6 +26,9 @@ class Artifacts:
     trending_score: np.ndarray  # (M,) float32
     feature_names: np.ndarray  # (n_features,) str: the item features the model knows, for new items
     user_bought: sp.csr_matrix | None = None  # (n_users, n_items) 1 where the user bought the item
+    user_history: sp.csr_matrix | None = (
+        None  # (n_users, n_items) decayed weights: the neighbour part's history
+    )
 
 
 def _put(arrays: dict, name: str, value) -> None:

@@ -264,6 +264,14 @@ def _personal(ctx: Context, pool: _Pool) -> None:
     hist_items, hist_weights, hist_catalog = _model_history(ctx, history, weights)
     if user_row is None and not hist_items.size:
         return
+    session_items, session_weights = hist_items, hist_weights
+    if user_row is not None:
+        # A known shopper's neighbour part reads their trained history too, the session first.
+        past_items, past_weights, past_catalog = _trained_history(ctx, user_row)
+        hist_items = np.concatenate([hist_items, past_items])
+        hist_weights = np.concatenate([hist_weights, past_weights])
+        if not hist_catalog.size:
+            hist_catalog = past_catalog
     candidates = [ranker.trending[:TRENDING_CANDIDATES], ranker.new_products[:NEW_CANDIDATES]]
     if user_row is not None:
         candidates.append(ranker.products(ranker.artifacts.top_n[user_row]))
@@ -274,7 +282,7 @@ def _personal(ctx: Context, pool: _Pool) -> None:
     candidates = candidates[pool.allowed[candidates]]
     if not candidates.size:
         return
-    user_vec = _user_vector(ranker, user_row, hist_items, hist_weights)
+    user_vec = _user_vector(ranker, user_row, session_items, session_weights)
     scores = np.asarray(
         engine.score(ranker.model, user_vec, hist_items, hist_weights, ranker.item_of[candidates]),
         dtype=np.float64,
@@ -473,6 +481,34 @@ def _model_history(
     model_items = ctx.ranker.item_of[catalog_items].astype(np.int64)
     known = model_items >= 0
     return model_items[known], np.asarray(weights, dtype=np.float32)[known], catalog_items[known]
+
+
+def _trained_history(ctx: Context, user_row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A known user's items at training time: (model items, weights, catalog items of the strongest).
+
+    Their verbs ("bought" or "viewed") join the request's, for the reasons of the answer."""
+    ranker = ctx.ranker
+    history = ranker.artifacts.user_history
+    if history is None or user_row >= history.shape[0]:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, np.zeros(0, dtype=np.float32), empty
+    lo, hi = history.indptr[user_row], history.indptr[user_row + 1]
+    items = history.indices[lo:hi].astype(np.int64)
+    weights = history.data[lo:hi].astype(np.float32)
+    order = np.argsort(-weights, kind="stable")
+    items, weights = items[order], weights[order]
+    catalog = ranker.product_of[items]
+    shown = catalog[catalog >= 0][:NEIGHBOURS_OF]
+    bought = ranker.artifacts.user_bought
+    bought_items = (
+        set()
+        if bought is None
+        else set(bought.indices[bought.indptr[user_row] : bought.indptr[user_row + 1]])
+    )
+    for model_item, catalog_item in zip(items.tolist(), catalog.tolist(), strict=True):
+        if catalog_item >= 0:
+            ctx.history_verbs.setdefault(catalog_item, "bought" if model_item in bought_items else "viewed")
+    return items, weights, shown
 
 
 def _user_vector(

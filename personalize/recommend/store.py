@@ -31,7 +31,7 @@ from django.db.models import Case, FloatField, Sum, Value, When
 from django.utils import timezone
 
 from personalize.catalog.models import CATEGORY_SEPARATOR, Product
-from personalize.events.models import Event
+from personalize.events.models import Event, OrderLine
 from personalize.recommend import artifacts as artifact_files
 from personalize.recommend import engine
 from personalize.recommend.features import feature_matrix
@@ -56,6 +56,7 @@ ACTIVE_KEY_SECONDS = 10 * 60 if _SHARED_CACHE else 15
 MODEL_RETRY_SECONDS = 60
 EVENT_TRENDING_SECONDS = 5 * 60
 EVENT_TRENDING_DAYS = 14
+PURCHASE_TRENDING_WEIGHT = Value(8.0)  # one order line, as the default purchase weight
 # For neighbours of items new since training: at most this many of them are scanned.
 NEW_ITEMS_MAX = 2000
 
@@ -614,28 +615,40 @@ def event_trending(shop: Shop, view: View) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _query_event_trending(shop: Shop, keep: int = 500) -> list[tuple[str, float]]:
+    """Two grouped queries: interest from events, and order lines (a purchase weighs most)."""
     now = timezone.now()
+
+    def recency(field: str) -> Case:
+        return Case(
+            When(**{f"{field}__gte": now - timedelta(days=1)}, then=Value(4.0)),
+            When(**{f"{field}__gte": now - timedelta(days=3)}, then=Value(2.0)),
+            default=Value(1.0),
+            output_field=FloatField(),
+        )
+
     type_weight = Case(
         When(type="add_to_cart", then=Value(4.0)),
         When(type="rec_click", then=Value(1.5)),
         default=Value(1.0),
         output_field=FloatField(),
     )
-    recency = Case(
-        When(ts__gte=now - timedelta(days=1), then=Value(4.0)),
-        When(ts__gte=now - timedelta(days=3), then=Value(2.0)),
-        default=Value(1.0),
-        output_field=FloatField(),
-    )
-    rows = (
+    since = now - timedelta(days=EVENT_TRENDING_DAYS)
+    viewed = (
         Event.objects.for_shop(shop)
-        .filter(
-            ts__gte=now - timedelta(days=EVENT_TRENDING_DAYS),
-            type__in=("product_view", "add_to_cart", "rec_click"),
-        )
+        .filter(ts__gte=since, type__in=("product_view", "add_to_cart", "rec_click"))
         .exclude(product_id="")
         .values("product_id")
-        .annotate(score=Sum(type_weight * recency, output_field=FloatField()))
+        .annotate(score=Sum(type_weight * recency("ts"), output_field=FloatField()))
         .order_by("-score", "product_id")[:keep]
     )
-    return [(r["product_id"], float(r["score"])) for r in rows]
+    bought = (
+        OrderLine.objects.for_shop(shop)
+        .filter(order__ts__gte=since)
+        .values("product_id")
+        .annotate(score=Sum(PURCHASE_TRENDING_WEIGHT * recency("order__ts"), output_field=FloatField()))
+        .order_by("-score", "product_id")[:keep]
+    )
+    scores: dict[str, float] = {}
+    for row in [*viewed, *bought]:
+        scores[row["product_id"]] = scores.get(row["product_id"], 0.0) + float(row["score"])
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:keep]

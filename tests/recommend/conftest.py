@@ -90,6 +90,7 @@ def train_model(
     interactions: list[tuple[str, str, float]] | None = None,
     baskets: list[list[str]] | None = None,
     activate: bool = True,
+    algorithm: str = "lightfm-warp",
 ) -> ModelVersion:
     """Fit the engine on `interactions` over the shop's catalog, save the artifacts the way training
     does, and make the version active (announced, as training announces it)."""
@@ -116,7 +117,7 @@ def train_model(
     edges = price_edges([float(p["price"]) if p["price"] is not None else None for p in products])
     features, vocabulary = feature_matrix(products, edges)
 
-    model = engine.fit(matrix, features, algorithm="lightfm-warp", num_threads=1)
+    model = engine.fit(matrix, features, algorithm=algorithm, num_threads=1)
     model.params["price_edges"] = edges
     basket_matrix = sp.csr_matrix(
         (
@@ -148,6 +149,7 @@ def train_model(
             trending=trending,
             trending_score=popularity[trending],
             feature_names=np.array(sorted(vocabulary, key=vocabulary.get)),
+            user_history=matrix,
         ),
     )
     version.artifact = str(path)
