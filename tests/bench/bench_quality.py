@@ -46,7 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.bench.common import ROOT, fresh_database, write_result  # noqa: E402
+from tests.bench.common import RESULTS, ROOT, fresh_database, write_result  # noqa: E402
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pz_bench_quality")
 DATASETS = ROOT.parent / "shared" / "datasets"
@@ -551,6 +551,13 @@ def main() -> None:
     finally:
         shutil.rmtree(model_dir, ignore_errors=True)
 
+    # A run of one dataset keeps the other's last result (each carries its own "when").
+    previous = RESULTS / "quality.json"
+    if previous.exists():
+        for name, result in json.loads(previous.read_text()).get("datasets", {}).items():
+            results.setdefault(name, result)
+    for name in names:
+        results[name]["when"] = datetime.now(UTC).isoformat(timespec="seconds")
     summary = {
         "protocol": "SOURCE.md: global temporal split, binary, users with >= 2 train items, ground truth = "
         "new-to-user train-catalogue items (ta_feng with_repeats: every item bought after the cutoff); top 10",
