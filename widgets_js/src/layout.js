@@ -1,0 +1,32 @@
+// Block geometry, shared by the reservation (in the core, before anything else loads) and the
+// renderer (blocks chunk): the room kept for a block is the room it takes, so nothing shifts.
+// Cards: a square image (aspect-ratio 1) over a fixed TEXT-px text area; a title row of TITLE px.
+export const GAP = 16
+export const TITLE = 36
+export const TEXT = 100
+const MIN_CARD = 160
+const BAR = 16 // room for the carousel's scrollbar
+
+// `w` is config.widgets[type]; data-pz-* on the placeholder win. Height 0 while the host is hidden.
+export function layout(host, w = {}) {
+  const d = host.dataset
+  const width = host.clientWidth
+  const limit = Math.min(50, +d.pzLimit || w.limit || 8)
+  const carousel = (d.pzLayout || w.layout) == 'carousel'
+  const title = d.pzTitle ?? w.title // unknown before the config: room is kept for one
+  const max = +getComputedStyle(host).getPropertyValue('--pz-columns') || 4
+  const cols = Math.max(1, Math.min(max, Math.floor((width + GAP) / (MIN_CARD + GAP))))
+  // A carousel shows a third of the next card, so shoppers see there is more.
+  const card = carousel ? (width - GAP * cols) / (cols + 0.3) : (width - GAP * (cols - 1)) / cols
+  const rows = carousel ? 1 : Math.ceil(limit / cols)
+  const height = (title !== '' ? TITLE : 0) + rows * (card + TEXT + GAP) - GAP + (carousel ? BAR : 0)
+  return { limit, carousel, title, cols, card, height: width && Math.ceil(height) + 1 }
+}
+
+// Keep `h` px for a block. Growing is always right (the content will need it); shrinking only while
+// the block is below the viewport, where nothing the shopper sees moves.
+export function reserve(host, h) {
+  if (!h) return
+  if (h > (parseFloat(host.style.minHeight) || 0) || host.getBoundingClientRect().top >= innerHeight)
+    host.style.setProperty('min-height', h + 'px')
+}

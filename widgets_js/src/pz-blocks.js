@@ -1,0 +1,3 @@
+import { blocks } from './blocks.js'
+
+window.pz._m.def('blocks', blocks)

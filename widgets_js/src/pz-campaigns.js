@@ -1,0 +1,3 @@
+import { campaigns } from './campaigns.js'
+
+window.pz._m.def('campaigns', campaigns)
