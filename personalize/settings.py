@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "personalize.catalog",
     "personalize.events",
     "personalize.recommend",
+    "personalize.campaigns",
     "personalize.dashboard",
     "personalize.demo",
 ]
@@ -204,7 +205,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Personalize API",
-    "DESCRIPTION": "Events, catalog, orders, recommendations and privacy endpoints of one shop.",
+    "DESCRIPTION": "Events, catalog, orders, recommendations, snippet config and privacy endpoints of one shop.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -231,6 +232,8 @@ PZ_FEED_FETCH_TIMEOUT = int(os.environ.get("PZ_FEED_FETCH_TIMEOUT", "30"))
 PZ_FEED_ALLOW_PRIVATE_HOSTS = env_bool("PZ_FEED_ALLOW_PRIVATE_HOSTS", DEBUG)
 # How long a web process trusts its copy of a site key's shop (allowed domains, rate limit).
 PZ_SITE_KEY_CACHE_SECONDS = int(os.environ.get("PZ_SITE_KEY_CACHE_SECONDS", "30"))
+# The snippet build served at /p.js and /p/<chunk>.js (widgets_js writes it; `make install` builds it).
+SNIPPET_DIR = BASE_DIR / "widgets_js" / "dist"
 
 LOGGING = {
     "version": 1,

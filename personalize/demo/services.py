@@ -15,6 +15,8 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils.text import slugify
 
+from personalize.campaigns.models import Campaign
+from personalize.campaigns.services import create_campaign
 from personalize.catalog.models import CATEGORY_SEPARATOR, FeedImport, Product
 from personalize.catalog.services import import_feed
 from personalize.events.history import ImportSummary, import_history
@@ -31,8 +33,42 @@ DEMO_SHOP_NAME = "Demo Gift Shop"
 DEMO_DOMAINS = ["127.0.0.1", "localhost"]
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password-123"
+DEMO_LOCALE = "en-GB"
 # The FeedImport row the demo catalog is loaded through, reused on every run.
 FEED_SOURCE = "demo:products.csv"
+# Made once, by name: a rerun neither duplicates them nor undoes a merchant's edits.
+DEMO_CAMPAIGNS = [
+    {
+        "name": "Welcome offer",
+        "kind": Campaign.POPUP,
+        "status": Campaign.ACTIVE,
+        "priority": 10,
+        "trigger_type": Campaign.DELAY,
+        "delay_seconds": 4,
+        "targeting": {"visitor": "new"},
+        "title": "Welcome to the Demo Gift Shop",
+        "text": "Take 10% off your first order with this code at checkout.",
+        "cta_text": "Start shopping",
+        "cta_url": "/demo/",
+        "coupon_code": "WELCOME10",
+        "widget": "trending",
+        "widget_limit": 4,
+    },
+    {
+        "name": "Before you go",
+        "kind": Campaign.EXIT_INTENT,
+        "status": Campaign.ACTIVE,
+        "priority": 5,
+        "trigger_type": Campaign.EXIT,
+        "targeting": {"min_page_views": 2},
+        "title": "Before you go…",
+        "text": "We picked these for you. Your basket is saved for when you come back.",
+        "cta_text": "View basket",
+        "cta_url": "/demo/cart/",
+        "widget": "for_you",
+        "widget_limit": 4,
+    },
+]
 
 
 @dataclass
@@ -82,6 +118,7 @@ def load_demo(*, progress: Callable[[int], None] | None = None) -> DemoLoad:
     with EVENTS_FILE.open("rb") as stream:
         history = import_history(shop=shop, stream=stream, progress=progress)
     cache.delete(_bestsellers_key(shop))
+    ensure_demo_campaigns(shop=shop)
     if (
         not ModelVersion.objects.for_shop(shop)
         .exclude(status__in=[ModelVersion.FAILED, ModelVersion.REJECTED])
@@ -90,6 +127,17 @@ def load_demo(*, progress: Callable[[int], None] | None = None) -> DemoLoad:
         # The worker `make run` starts trains it; until then the store shows trending and newest.
         request_training(shop=shop, reason="demo data loaded")
     return DemoLoad(shop=shop, user=user, shop_created=created, feed_import=feed_import, history=history)
+
+
+def ensure_demo_campaigns(*, shop: Shop) -> None:
+    """The demo's welcome pop-up and exit-intent overlay, and the shop's British locale."""
+    if shop.locale != DEMO_LOCALE:
+        shop.locale = DEMO_LOCALE
+        shop.save(update_fields=["locale"])
+    existing = set(Campaign.objects.for_shop(shop).values_list("name", flat=True))
+    for fields in DEMO_CAMPAIGNS:
+        if fields["name"] not in existing:
+            create_campaign(shop=shop, **fields)
 
 
 def _catalog_feed() -> io.BytesIO:

@@ -1,6 +1,7 @@
 """Tenants: shops, who may act for them (memberships) and how machines reach them (keys)."""
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 
 from personalize.lib.keys import new_site_key
@@ -17,6 +18,15 @@ class Shop(models.Model):
         help_text="Hosts the snippet may send from; 'example.com' also allows its subdomains.",
     )
     currency = models.CharField(max_length=3, default="USD")
+    locale = models.CharField(
+        max_length=35,
+        blank=True,
+        validators=[
+            RegexValidator(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", "Enter a language tag such as en-GB.")
+        ],
+        help_text="How the snippet formats prices and dates (a language tag, e.g. en-GB); "
+        "empty: the usual one for the currency.",
+    )
     collect_rate_limit = models.PositiveIntegerField(
         default=60_000, help_text="Events accepted per minute before /collect answers 429."
     )
