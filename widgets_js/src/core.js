@@ -106,7 +106,7 @@ export function start(tag = tagOf(document.currentScript)) {
   })
   m.on(document, 'visibilitychange', () => document.visibilityState == 'hidden' && m.tx.beacon())
   m.on(window, 'pagehide', m.tx.beacon)
-  m.on(window, 'online', m.flush)
+  m.on(window, 'online', m.tx.online)
   m.ready = loadConfig(m).then(cfg => {
     m.cfg = cfg || {}
     decide()

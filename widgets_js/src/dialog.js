@@ -93,6 +93,7 @@ export function openDialog(m, c, on) {
     on(what)
   }
   function keys(e) {
+    if (!host.isConnected) return document.removeEventListener('keydown', keys, true) // the page removed it
     if (e.key == 'Escape') return done('close')
     if (e.key != 'Tab') return
     const list = focusables(root)

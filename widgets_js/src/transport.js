@@ -92,5 +92,11 @@ export function transport(m) {
     else schedule(WAIT)
   }
 
-  return { add, flush, beacon, schedule }
+  // Back online: the backoff was for a network that is there again.
+  function online() {
+    retryAt = fails = 0
+    return flush()
+  }
+
+  return { add, flush, beacon, schedule, online }
 }

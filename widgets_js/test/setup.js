@@ -1,0 +1,7 @@
+import { afterEach, vi } from 'vitest'
+
+afterEach(() => {
+  vi.clearAllTimers()
+  vi.useRealTimers()
+  vi.unstubAllGlobals()
+})
