@@ -6,10 +6,10 @@ const CSS = `:host{display:block}
 .b{font-family:var(--pz-font,inherit);color:var(--pz-text,inherit)}
 .h{margin:0 0 12px;font-size:18px;line-height:24px;height:24px;overflow:hidden;white-space:nowrap;text-overflow:ellipsis}
 .g{display:grid;gap:16px;grid-template-columns:repeat(var(--c),minmax(0,1fr))}
-.c{grid-template-columns:none;grid-auto-flow:column;grid-auto-columns:var(--w);height:calc(var(--w) + 116px);align-items:start;overflow-x:auto;scroll-snap-type:x mandatory}
+.c{grid-template-columns:none;grid-auto-flow:column;grid-auto-columns:var(--w);height:296px;align-items:start;overflow-x:auto;scroll-snap-type:x mandatory}
 .k{display:flex;flex-direction:column;background:var(--pz-card-bg,#fff);border-radius:var(--pz-radius,8px);overflow:hidden;color:inherit;text-decoration:none;scroll-snap-align:start;box-shadow:0 1px 3px #0003}
 .k:focus-visible{outline:2px solid var(--pz-accent,#2563eb);outline-offset:-2px}
-img{display:block;width:100%;height:auto;aspect-ratio:1;object-fit:cover;background:#0001}
+img{display:block;width:100%;height:180px;object-fit:cover;background:#0001}
 .n{margin:8px 10px 0;height:40px;line-height:20px;font-size:14px;overflow:hidden;display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical}
 .p{margin:4px 10px 0;height:20px;line-height:20px;font-weight:600;color:var(--pz-accent,inherit)}
 .r{margin:2px 10px 10px;height:16px;line-height:16px;font-size:12px;opacity:.7;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
@@ -124,7 +124,8 @@ export function blocks(m) {
     img.alt = '' // the title below says it
     img.loading = 'lazy'
     img.decoding = 'async'
-    img.width = img.height = Math.round(l.card)
+    img.width = Math.round(l.card)
+    img.height = 180
     const shop = cfg.shop || {}
     a.append(img, el('div', 'n', item.title), el('div', 'p', money(item.price, item.currency || shop.currency, shop.locale)), el('div', 'r', item.reason))
     a.addEventListener('click', () => {

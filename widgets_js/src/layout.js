@@ -1,10 +1,11 @@
 // Block geometry, shared by the reservation (in the core, before anything else loads) and the
 // renderer (blocks chunk): the room kept for a block is the room it takes, so nothing shifts.
-// Cards: a square image (aspect-ratio 1) over a fixed TEXT-px text area; a title row of TITLE px.
+// Cards have a fixed height (IMAGE px image over TEXT px of text) whatever their width, so a block's
+// height depends only on its number of rows, and a store can reserve it in plain CSS too.
 export const GAP = 16
 export const TITLE = 36
-export const TEXT = 100
-const MIN_CARD = 160
+export const CARD = 180 + 100 // IMAGE + TEXT
+const MIN_CARD = 160 // narrowest card: sets the number of columns
 const BAR = 16 // room for the carousel's scrollbar
 
 // `w` is config.widgets[type]; data-pz-* on the placeholder win. Height 0 while the host is hidden.
@@ -19,14 +20,14 @@ export function layout(host, w = {}) {
   // A carousel shows a third of the next card, so shoppers see there is more.
   const card = carousel ? (width - GAP * cols) / (cols + 0.3) : (width - GAP * (cols - 1)) / cols
   const rows = carousel ? 1 : Math.ceil(limit / cols)
-  const height = (title !== '' ? TITLE : 0) + rows * (card + TEXT + GAP) - GAP + (carousel ? BAR : 0)
-  return { limit, carousel, title, cols, card, height: width && Math.ceil(height) + 1 }
+  const height = (title !== '' ? TITLE : 0) + rows * (CARD + GAP) - GAP + (carousel ? BAR : 0)
+  return { limit, carousel, title, cols, card, height: width && height }
 }
 
 // Keep `h` px for a block. Growing is always right (the content will need it); shrinking only while
-// the block is below the viewport, where nothing the shopper sees moves.
+// the block is below the viewport, where nothing the shopper sees moves. Room the store reserved in
+// its own CSS counts: a placeholder already tall enough is left alone.
 export function reserve(host, h) {
-  if (!h) return
-  if (h > (parseFloat(host.style.minHeight) || 0) || host.getBoundingClientRect().top >= innerHeight)
+  if (h && (h > host.offsetHeight || host.getBoundingClientRect().top >= innerHeight))
     host.style.setProperty('min-height', h + 'px')
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test, vi } from 'vitest'
 import { money } from '../src/blocks.js'
-import { layout } from '../src/layout.js'
+import { layout, reserve } from '../src/layout.js'
 import { approach, events, intersect, setup } from './helpers.js'
 
 const ITEMS = [
@@ -29,9 +29,22 @@ const recCalls = calls => calls.filter(u => u.includes('/recommendations'))
 describe('space is reserved up front', () => {
   test('the placeholder gets the height of the finished block before anything loads', async () => {
     const { host } = await page()
-    // 800px: 4 columns of 188px; 8 items = 2 rows of (188 image + 100 text), a 16px gap, a 36px title.
-    expect(host.style.minHeight).toBe('629px')
-    expect(layout(host, { limit: 8 })).toMatchObject({ cols: 4, card: 188, carousel: false, height: 629 })
+    // 800px: 4 columns of 188px; 8 items = 2 rows of 280px cards (180 image + 100 text), a 16px gap,
+    // a 36px title.
+    expect(host.style.minHeight).toBe('612px')
+    expect(layout(host, { limit: 8 })).toMatchObject({ cols: 4, card: 188, carousel: false, height: 612 })
+  })
+
+  test('room the store already reserved in its CSS is left alone while in view', () => {
+    const host = document.createElement('div')
+    Object.defineProperty(host, 'offsetHeight', { value: 700 })
+    reserve(host, 612)
+    expect(host.style.minHeight).toBe('')
+    reserve(host, 800) // the block needs more: grow
+    expect(host.style.minHeight).toBe('800px')
+    host.getBoundingClientRect = () => ({ top: 2000 })
+    reserve(host, 612) // below the fold nothing visible moves: fit exactly
+    expect(host.style.minHeight).toBe('612px')
   })
 
   test('a carousel keeps one row, a narrow page fewer columns, --pz-columns caps them', () => {
@@ -39,12 +52,15 @@ describe('space is reserved up front', () => {
     Object.defineProperty(host, 'clientWidth', { value: 360 })
     host.dataset.pzLayout = 'carousel'
     host.dataset.pzTitle = ''
-    expect(layout(host)).toMatchObject({ cols: 2, carousel: true, height: Math.ceil(2 * 0 + (360 - 32) / 2.3 + 100 + 16) + 1 })
+    expect(layout(host)).toMatchObject({ cols: 2, carousel: true, card: (360 - 32) / 2.3, height: 280 + 16 })
     const wide = document.createElement('div')
     Object.defineProperty(wide, 'clientWidth', { value: 1200 })
     wide.style.setProperty('--pz-columns', '3')
     document.body.append(wide)
-    expect(layout(wide).cols).toBe(3)
+    expect(layout(wide)).toMatchObject({ cols: 3, height: 36 + 3 * 296 - 16 }) // 8 items in 3 rows
+    const phone = document.createElement('div')
+    Object.defineProperty(phone, 'clientWidth', { value: 335 })
+    expect(layout(phone)).toMatchObject({ cols: 1 })
   })
 })
 
@@ -107,7 +123,7 @@ describe('filling a block', () => {
       ['', 'Regency cakestand', '£12.75', 'Because you viewed Heart T-light holder'],
     ])
     const img = cards[1].querySelector('img')
-    expect([img.getAttribute('src'), img.getAttribute('loading'), img.getAttribute('width'), img.getAttribute('height'), img.alt]).toEqual(['https://shop.test/img/22423.jpg', 'lazy', '188', '188', ''])
+    expect([img.getAttribute('src'), img.getAttribute('loading'), img.getAttribute('width'), img.getAttribute('height'), img.alt]).toEqual(['https://shop.test/img/22423.jpg', 'lazy', '188', '180', ''])
     expect(root.querySelector('.g').style.getPropertyValue('--c')).toBe('4')
     expect(host.dataset.pzState).toBe('ready')
   })
@@ -145,7 +161,7 @@ describe('filling a block', () => {
     const { host, fill } = await page(undefined, { recs: { rec_id: 'r', widget: 'for_you', items: [] } })
     await fill()
     expect(host.shadowRoot.querySelector('.e').textContent).toBe('No recommendations yet.')
-    expect(host.style.minHeight).toBe('629px')
+    expect(host.style.minHeight).toBe('612px')
     expect(host.dataset.pzState).toBe('empty')
   })
 
