@@ -67,19 +67,21 @@ export function start(tag = tagOf(document.currentScript)) {
     if (cfg.campaigns.some(could)) m.need('campaigns').then(c => c.start())
   }
 
-  function blocks() {
-    const list = hosts()
-    if (!list.length) return
+  // Reserve each placeholder's room (before the chunk, the config, or even the rest of the page
+  // arrive: the earlier, the less likely the shopper saw it empty) and have the chunk watch it.
+  const kept = new WeakSet()
+  function blocks(all) {
+    const list = hosts().filter(h => !h.shadowRoot && (all || !kept.has(h)))
     for (const h of list) {
-      if (h.shadowRoot) continue
+      kept.add(h)
       reserve(h, layout(h, m.cfg?.widgets?.[h.dataset.pzWidget]).height)
     }
-    m.need('blocks').then(b => b.scan())
+    if (list.length || (all && hosts().length)) m.need('blocks').then(b => b.scan())
   }
 
   m.refresh = () => {
     m.scan()
-    blocks()
+    blocks(1)
     m.mods.blocks?.refresh()
   }
 
@@ -100,17 +102,24 @@ export function start(tag = tagOf(document.currentScript)) {
   for (const a of queued) pz(...a)
   m.nav() // the first page_view
   m.onNav.push(() => setTimeout(m.refresh, 100), campaigns) // single-page apps render after pushState
-  ready(() => {
-    m.scan()
-    blocks()
-  })
+  blocks(1)
+  if (document.readyState == 'loading') {
+    // p.js ran before the page was parsed: reserve placeholders as the parser adds them.
+    const watch = new MutationObserver(() => blocks())
+    watch.observe(document, { childList: true, subtree: true })
+    document.addEventListener('DOMContentLoaded', () => {
+      watch.disconnect()
+      blocks(1) // widths may have changed since (a scrollbar appeared)
+    })
+  }
+  ready(m.scan)
   m.on(document, 'visibilitychange', () => document.visibilityState == 'hidden' && m.tx.beacon())
   m.on(window, 'pagehide', m.tx.beacon)
   m.on(window, 'online', m.tx.online)
   m.ready = loadConfig(m).then(cfg => {
     m.cfg = cfg || {}
     decide()
-    ready(blocks)
+    blocks(1)
     return m.cfg
   })
   return m

@@ -4,7 +4,14 @@ export function storage() {
   const mem = {}
   const ls = () => { try { return localStorage } catch { /* blocked (private mode, sandboxed iframe) */ } }
   const read = k => { try { return JSON.parse(ls().getItem('pz_' + k)) } catch { return null } }
-  const write = (k, v) => { try { ls().setItem('pz_' + k, JSON.stringify(v)) } catch { /* full or blocked */ } }
+  const write = (k, v) => {
+    try {
+      ls().setItem('pz_' + k, JSON.stringify(v))
+    } catch {
+      // Full or blocked: drop the stale stored copy, so reads fall back to memory.
+      try { ls().removeItem('pz_' + k) } catch { /* blocked */ }
+    }
+  }
   const st = {
     ok: false,
     // Another tab may have changed a stored value (the queue, the session): read it fresh.

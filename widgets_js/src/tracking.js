@@ -63,8 +63,8 @@ export function tracking(m) {
       visitor_id: m.vid,
       session_id: m.session().id,
       ts: Date.now(),
-      url: location.href,
-      referrer: m.ref,
+      url: location.href.slice(0, 2048), // the collect API's limit
+      referrer: m.ref.slice(0, 2048),
     }
     if (m.cid) e.customer_id = m.cid
     const extra = {}

@@ -216,4 +216,13 @@ describe('impressions and clicks', () => {
     expect(recCalls(calls)).toHaveLength(2)
     expect(host.shadowRoot.querySelectorAll('a.k')).toHaveLength(1)
   })
+
+  test('a single-page-app navigation renders the blocks again', async () => {
+    const { fill, calls } = await page()
+    await fill()
+    history.pushState({}, '', '/demo/other')
+    await vi.advanceTimersByTimeAsync(100)
+    expect(recCalls(calls)).toHaveLength(2)
+    history.replaceState({}, '', '/demo/')
+  })
 })

@@ -110,6 +110,32 @@ describe('visitors and sessions', () => {
   })
 })
 
+describe('ids', () => {
+  test('without crypto.randomUUID (plain-http pages) ids are still UUID v4', async () => {
+    const { uuid } = await import('../src/tracking.js')
+    const real = crypto.randomUUID
+    crypto.randomUUID = undefined
+    try {
+      expect(crypto.randomUUID).toBeUndefined()
+      const ids = Array.from({ length: 50 }, uuid)
+      expect(ids.every(id => UUID.test(id))).toBe(true)
+      expect(new Set(ids).size).toBe(50)
+    } finally {
+      crypto.randomUUID = real
+    }
+  })
+
+  test('a full localStorage falls back to memory instead of losing events', async () => {
+    const { m } = await setup()
+    const set = vi.spyOn(Storage.prototype, 'setItem').mockImplementation(() => {
+      throw new DOMException('full', 'QuotaExceededError')
+    })
+    window.pz('track', 'search', { query: 'x' })
+    expect(m.st.get('q').map(x => x.e.type)).toEqual(['page_view', 'search'])
+    set.mockRestore()
+  })
+})
+
 describe('page views', () => {
   test('history navigation sends one page_view per URL, with the previous URL as referrer', async () => {
     const { sent } = await setup()
