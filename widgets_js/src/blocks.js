@@ -96,11 +96,15 @@ export function blocks(m) {
     const items = data?.items || []
     const box = el('div', 'b')
     if (l.title) box.append(el('h2', 'h', l.title))
-    host.style.removeProperty('display')
+    if (s.hidden) host.style.removeProperty('display')
+    s.hidden = false
     host.dataset.pzState = items.length ? 'ready' : 'empty'
     if (!items.length) {
       // Collapse only what the shopper never saw and is below the fold: nothing visible moves.
-      if (!s.seen && host.getBoundingClientRect().top >= innerHeight) host.style.setProperty('display', 'none')
+      if (!s.seen && host.getBoundingClientRect().top >= innerHeight) {
+        host.style.setProperty('display', 'none')
+        s.hidden = true
+      }
       box.append(el('p', 'e', 'No recommendations yet.'))
     } else {
       const list = el('div', l.carousel ? 'g c' : 'g')

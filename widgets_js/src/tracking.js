@@ -86,6 +86,7 @@ export function tracking(m) {
   }
 
   m.identify = id => {
+    if (id == null || id === '') return // the collect API requires a customer id
     m.cid = String(id)
     st.set('cid', m.cid)
     m.track('identify')
