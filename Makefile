@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test bench bench-collect bench-import bench-quality bench-serve lint format clean
+JS := widgets_js
+JS_SOURCES := $(wildcard $(JS)/src/*.js) $(JS)/build.mjs $(JS)/package-lock.json
+
+.PHONY: install js browser run test bench bench-collect bench-import bench-quality bench-serve lint format clean
 
 $(INSTALLED): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,7 +15,23 @@ $(INSTALLED): requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-install: $(INSTALLED)
+# The snippet: esbuild bundles widgets_js/src into widgets_js/dist (served at /p.js), with a size check.
+$(JS)/node_modules/.installed: $(JS)/package-lock.json
+	cd $(JS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(JS)/dist/p.js: $(JS)/node_modules/.installed $(JS_SOURCES)
+	cd $(JS) && npm run --silent build
+
+js: $(JS)/dist/p.js
+
+install: $(INSTALLED) js
+
+## browser: Debian's Chromium for the end-to-end tests (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && export DEBIAN_FRONTEND=noninteractive && \
+	  { apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; } >/dev/null; } || \
+	  { echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; }
 
 ## run: the product on embedded defaults (SQLite, filesystem Celery broker) with the demo shop.
 run: install
@@ -29,7 +48,8 @@ run: install
 	$(BIN)/uvicorn personalize.asgi:application --host 127.0.0.1 --port 8000 --lifespan off
 
 ## test: the whole suite; on PostgreSQL/Redis/a real broker when DATABASE_URL/REDIS_URL/CELERY_BROKER_URL are set.
-test: install
+test: install browser
+	cd $(JS) && npm test --silent
 	$(BIN)/pytest
 
 ## bench: speed and quality benchmarks against PostgreSQL; results in bench/results/*.json.
