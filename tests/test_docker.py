@@ -355,7 +355,11 @@ def test_dockerfile_builds_from_python_311_slim_in_stages():
     froms = dockerfile("FROM")
     assert len(froms) >= 2
     assert "ARG PYTHON_IMAGE=python:3.11-slim" in (DOCKER / "Dockerfile").read_text()
-    assert all(line.startswith("${PYTHON_IMAGE}") for line in froms)
+    python_stages = [line for line in froms if not line.startswith("node:")]
+    assert all(line.startswith("${PYTHON_IMAGE}") for line in python_stages)
+    # the snippet's build stage: Node only at build time, its dist copied into the runtime
+    assert any(line.startswith("node:20") for line in froms)
+    assert "COPY --from=snippet /src/dist /app/widgets_js/dist" in (DOCKER / "Dockerfile").read_text()
 
 
 def test_dockerfile_copy_sources_exist_and_are_in_the_build_context():
