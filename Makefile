@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 JS := widgets_js
 JS_SOURCES := $(wildcard $(JS)/src/*.js) $(JS)/build.mjs $(JS)/package-lock.json
 
-.PHONY: install js browser run test bench bench-collect bench-import bench-quality bench-serve lint format clean
+.PHONY: install js browser wrk run test bench bench-collect bench-import bench-quality bench-serve lint format clean
 
 $(INSTALLED): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,7 +55,13 @@ test: install browser
 ## bench: speed and quality benchmarks against PostgreSQL; results in bench/results/*.json.
 bench: bench-collect bench-import bench-quality bench-serve
 
-bench-collect: install
+# wrk drives the HTTP benchmarks: Debian's package, installed like Chromium.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && export DEBIAN_FRONTEND=noninteractive && \
+	  { apt-get install -y -q wrk || { apt-get update -q && apt-get install -y -q wrk; }; } >/dev/null; } || \
+	  { echo "The HTTP benchmarks need wrk: sudo apt-get install wrk"; exit 1; }
+
+bench-collect: install wrk
 	$(BIN)/python tests/bench/bench_collect.py
 
 bench-import: install
@@ -64,7 +70,7 @@ bench-import: install
 bench-quality: install
 	$(BIN)/python tests/bench/bench_quality.py
 
-bench-serve: install
+bench-serve: install wrk
 	$(BIN)/python tests/bench/bench_serve.py
 
 lint: install
