@@ -22,7 +22,8 @@ def shopper(tab):
 
 
 def visitor_id(page) -> str:
-    return json.loads(page.evaluate("localStorage.getItem('pz_vid')"))
+    """The snippet's visitor id, once the async tag has run and stored it."""
+    return json.loads(page.wait_for_function("localStorage.getItem('pz_vid')").json_value())
 
 
 def wait_for(check, timeout: float = 15.0, what: str = "condition"):
