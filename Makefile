@@ -27,11 +27,16 @@ js: $(JS)/dist/p.js
 
 install: $(INSTALLED) js
 
+# A Debian package the tests or benchmarks need, installed with apt when run as root, else named.
+define need_package
+	@command -v $(1) >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && export DEBIAN_FRONTEND=noninteractive && \
+	  { apt-get install -y -q $(1) || { apt-get update -q && apt-get install -y -q $(1); }; } >/dev/null; } || \
+	  { echo "This needs $(1): sudo apt-get install $(1)"; exit 1; }
+endef
+
 ## browser: Debian's Chromium for the end-to-end tests (Playwright drives it; no browser download).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && export DEBIAN_FRONTEND=noninteractive && \
-	  { apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; } >/dev/null; } || \
-	  { echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; }
+	$(call need_package,chromium)
 
 ## run: the product on embedded defaults (SQLite, filesystem Celery broker) with the demo shop.
 run: install
@@ -55,11 +60,9 @@ test: install browser
 ## bench: speed and quality benchmarks against PostgreSQL; results in bench/results/*.json.
 bench: bench-collect bench-import bench-quality bench-serve
 
-# wrk drives the HTTP benchmarks: Debian's package, installed like Chromium.
+# wrk drives the HTTP benchmarks.
 wrk:
-	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && export DEBIAN_FRONTEND=noninteractive && \
-	  { apt-get install -y -q wrk || { apt-get update -q && apt-get install -y -q wrk; }; } >/dev/null; } || \
-	  { echo "The HTTP benchmarks need wrk: sudo apt-get install wrk"; exit 1; }
+	$(call need_package,wrk)
 
 bench-collect: install wrk
 	$(BIN)/python tests/bench/bench_collect.py
