@@ -27,6 +27,11 @@ class Shop(models.Model):
         help_text="How the snippet formats prices and dates (a language tag, e.g. en-GB); "
         "empty: the usual one for the currency.",
     )
+    attribution_window_hours = models.PositiveSmallIntegerField(
+        default=24,
+        help_text="A purchase counts as attributed when the shopper clicked the product in a widget "
+        "or campaign this many hours before.",
+    )
     collect_rate_limit = models.PositiveIntegerField(
         default=60_000, help_text="Events accepted per minute before /collect answers 429."
     )
