@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from personalize.dashboard import forms, views
+from personalize.dashboard import forms, model_views, views
 
 app_name = "dashboard"
 
@@ -32,4 +32,7 @@ urlpatterns = [
     path(shop + "settings/members/<int:membership_id>/role/", views.member_role, name="member_role"),
     path(shop + "catalog/", views.catalog, name="catalog"),
     path(shop + "catalog/imports/<int:import_id>.json", views.import_status, name="import_status"),
+    path(shop + "models/", model_views.models_page, name="models"),
+    path(shop + "models/retrain/", model_views.models_retrain, name="models_retrain"),
+    path(shop + "models/status.json", model_views.models_status, name="models_status"),
 ]
