@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import URLValidator
 
-from personalize.shops.models import Membership
+from personalize.shops.models import Membership, Shop
 from personalize.shops.services import DomainError, normalize_domain
 
 # Offered as suggestions; any ISO 4217 code is accepted.
@@ -174,3 +174,48 @@ class FeedImportForm(forms.Form):
             )
             raise forms.ValidationError(message)
         return cleaned
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(help_text="We email them a link; it works once they sign up or log in with it.")
+    role = forms.ChoiceField(choices=Membership.ROLES, initial=Membership.MEMBER)
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+
+class ShopPreferencesForm(forms.Form):
+    """What is measured and who is tracked; the hold-out is edited as a percentage."""
+
+    holdout_percent = forms.FloatField(
+        label="Hold-out share (%)",
+        min_value=0,
+        max_value=50,
+        widget=forms.NumberInput(attrs={"step": "0.1"}),
+        help_text="Visitors who get no personalization, so the ROI page can measure incremental revenue "
+        "against them. 5% is usual; 0 turns the measurement off.",
+    )
+    attribution_window_hours = forms.IntegerField(
+        label="Attribution window (hours)",
+        min_value=1,
+        max_value=720,
+        help_text="A purchase counts as attributed when the shopper clicked the product in a widget or "
+        "campaign at most this long before (1 to 720).",
+    )
+    locale = forms.CharField(
+        required=False,
+        max_length=35,
+        validators=[Shop._meta.get_field("locale").validators[0]],
+        help_text="How prices are written in widgets, e.g. en-GB or de-DE. Empty: the usual one for the "
+        "currency.",
+    )
+    consent_required = forms.BooleanField(
+        required=False,
+        label="Wait for consent",
+        help_text="Track and personalize only after your page calls pz('consent', true).",
+    )
+    honor_gpc = forms.BooleanField(required=False, label="Honour Global Privacy Control")
+    honor_dnt = forms.BooleanField(required=False, label="Honour Do Not Track")
+
+    def clean_locale(self) -> str:
+        return self.cleaned_data["locale"].strip()

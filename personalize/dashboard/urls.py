@@ -28,6 +28,12 @@ urlpatterns = [
     path(shop + "settings/keys/<int:key_id>/rotate/", views.key_rotate, name="key_rotate"),
     path(shop + "settings/keys/<int:key_id>/revoke/", views.key_revoke, name="key_revoke"),
     path(shop + "settings/members/add/", views.member_add, name="member_add"),
+    path(shop + "settings/preferences/", views.shop_preferences, name="shop_preferences"),
+    path(shop + "settings/invitations/new/", views.invite_create, name="invite_create"),
+    path(
+        shop + "settings/invitations/<int:invitation_id>/revoke/", views.invite_revoke, name="invite_revoke"
+    ),
+    path("invitations/<str:token>/", views.invitation, name="invitation"),
     path(shop + "settings/members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
     path(shop + "settings/members/<int:membership_id>/role/", views.member_role, name="member_role"),
     path(shop + "catalog/", views.catalog, name="catalog"),

@@ -12,22 +12,33 @@ from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from personalize.campaigns.services import get_snippet_settings
 from personalize.catalog.models import FeedImport, Product
 from personalize.catalog.services import FeedSourceError, start_feed_import
 from personalize.dashboard import forms
+from personalize.dashboard.models import Invitation
 from personalize.dashboard.services import (
     AccountExists,
+    InvitationError,
     LastOwnerError,
+    accept_invitation,
     change_member_role,
     create_account,
+    find_invitation,
     find_user_by_email,
+    invite_member,
     remove_member,
+    revoke_invitation,
+    update_shop_preferences,
     update_shop_settings,
 )
 from personalize.events.models import Event, Order
+from personalize.recommend.admin_services import get_recommender_config
 from personalize.shops.models import Membership, SecretKey, Shop
 from personalize.shops.services import (
     DomainError,
@@ -77,8 +88,16 @@ def signup(request: HttpRequest) -> HttpResponse:
             form.add_error("email", "An account with this email already exists. Log in instead.")
         else:
             login(request, user)
+            # An invitee comes back to their invitation instead of making a shop.
+            next_url = request.POST.get("next", "")
+            if url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+                return redirect(next_url)
             return redirect("dashboard:shop_create")
-    return render(request, "registration/signup.html", {"form": form})
+    return render(
+        request,
+        "registration/signup.html",
+        {"form": form, "next": request.POST.get("next") or request.GET.get("next", "")},
+    )
 
 
 # --- shops --------------------------------------------------------------------------------------
@@ -148,14 +167,33 @@ def _render_settings(
     settings_form=None,
     key_form=None,
     member_form=None,
+    preferences_form=None,
+    invite_form=None,
 ) -> HttpResponse:
     if settings_form is None:
         settings_form = forms.ShopSettingsForm(
             initial={"domains": "\n".join(shop.allowed_domains), "currency": shop.currency}, prefix="shop"
         )
+    if preferences_form is None:
+        snippet_settings = get_snippet_settings(shop=shop)
+        preferences_form = forms.ShopPreferencesForm(
+            initial={
+                "holdout_percent": round(get_recommender_config(shop=shop).holdout_share * 100, 2),
+                "attribution_window_hours": shop.attribution_window_hours,
+                "locale": shop.locale,
+                "consent_required": snippet_settings.consent_required,
+                "honor_gpc": snippet_settings.honor_gpc,
+                "honor_dnt": snippet_settings.honor_dnt,
+            },
+            prefix="prefs",
+        )
+    if not membership.is_owner:
+        for field in preferences_form.fields.values():
+            field.disabled = True
     members = Membership.objects.for_shop(shop).select_related("user").order_by("-role", "user__email", "id")
     context = {
         "settings_form": settings_form,
+        "preferences_form": preferences_form,
         "members": members,
         "currencies": forms.COMMON_CURRENCIES,
     }
@@ -167,6 +205,11 @@ def _render_settings(
             key_form=key_form or forms.SecretKeyForm(prefix="key"),
             member_form=member_form or forms.MemberAddForm(prefix="member"),
             roles=Membership.ROLES,
+            invite_form=invite_form or forms.InviteForm(prefix="invite"),
+            invitations=Invitation.objects.for_shop(shop)
+            .open(timezone.now())
+            .select_related("invited_by")
+            .order_by("-created_at", "-id"),
         )
     return _shop_page(
         request, "dashboard/shop_settings.html", shop, membership, "settings", status=status, **context
@@ -192,6 +235,88 @@ def shop_settings(request: HttpRequest, shop_id: int) -> HttpResponse:
                 return redirect("dashboard:shop_settings", shop_id=shop.id)
         return _render_settings(request, shop, membership, settings_form=form)
     return _render_settings(request, shop, membership)
+
+
+@login_required
+@require_POST
+def shop_preferences(request: HttpRequest, shop_id: int) -> HttpResponse:
+    # Consent and the hold-out decide who is tracked and how ROI is measured: owners only.
+    shop, membership = access_shop(user=request.user, shop_id=shop_id, owner_only=True)
+    form = forms.ShopPreferencesForm(request.POST, prefix="prefs")
+    if not form.is_valid():
+        return _render_settings(request, shop, membership, preferences_form=form, status=400)
+    data = form.cleaned_data
+    update_shop_preferences(
+        shop=shop,
+        holdout_share=round(data["holdout_percent"] / 100, 6),
+        attribution_window_hours=data["attribution_window_hours"],
+        locale=data["locale"],
+        consent_required=data["consent_required"],
+        honor_gpc=data["honor_gpc"],
+        honor_dnt=data["honor_dnt"],
+    )
+    messages.success(request, "Measurement and privacy settings saved.")
+    return redirect(reverse("dashboard:shop_settings", args=[shop.id]) + "#preferences")
+
+
+@login_required
+@require_POST
+def invite_create(request: HttpRequest, shop_id: int) -> HttpResponse:
+    shop, membership = access_shop(user=request.user, shop_id=shop_id, owner_only=True)
+    form = forms.InviteForm(request.POST, prefix="invite")
+    if form.is_valid():
+        try:
+            invitation, _ = invite_member(
+                shop=shop,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                invited_by=request.user,
+            )
+        except InvitationError as exc:
+            form.add_error("email", str(exc))
+        else:
+            messages.success(request, f"Invitation sent to {invitation.email}.")
+            return redirect(reverse("dashboard:shop_settings", args=[shop.id]) + "#members")
+    return _render_settings(request, shop, membership, invite_form=form, status=400)
+
+
+@login_required
+@require_POST
+def invite_revoke(request: HttpRequest, shop_id: int, invitation_id: int) -> HttpResponse:
+    shop, _ = access_shop(user=request.user, shop_id=shop_id, owner_only=True)
+    invitation = get_for_shop_or_404(Invitation, shop, pk=invitation_id)
+    revoke_invitation(shop=shop, invitation=invitation)
+    messages.success(request, f"Invitation to {invitation.email} withdrawn; its link no longer works.")
+    return redirect(reverse("dashboard:shop_settings", args=[shop.id]) + "#members")
+
+
+@require_http_methods(["GET", "POST"])
+def invitation(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in an invitation email: shows whom it is for; a logged-in invitee accepts it."""
+    found = find_invitation(token)
+    if found is None or not found.is_open(timezone.now()):
+        response = render(request, "dashboard/invitation.html", {"invitation": None}, status=404)
+        add_never_cache_headers(response)
+        return response
+    error = ""
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect(f"{reverse('dashboard:login')}?next={request.path}")
+        try:
+            accept_invitation(invitation=found, user=request.user)
+        except InvitationError as exc:
+            error = str(exc)
+        else:
+            messages.success(request, f"Welcome to {found.shop.name}.")
+            return redirect("dashboard:shop_home", shop_id=found.shop_id)
+    response = render(
+        request,
+        "dashboard/invitation.html",
+        {"invitation": found, "error": error, "next": request.path},
+        status=400 if error else 200,
+    )
+    add_never_cache_headers(response)  # the page's URL holds the token
+    return response
 
 
 def _key_created(
