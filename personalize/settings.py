@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "personalize.events",
     "personalize.recommend",
     "personalize.campaigns",
+    "personalize.analytics",
     "personalize.dashboard",
     "personalize.demo",
 ]
@@ -149,6 +150,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     # Each shop is trained when its data moved on (see recommend.tasks.schedule_trainings).
     "schedule-trainings": {"task": "personalize.recommend.tasks.schedule_trainings", "schedule": 15 * 60},
+    # The ROI dashboard's rollups of today and yesterday (see analytics.tasks).
+    "refresh-analytics-rollups": {
+        "task": "personalize.analytics.tasks.refresh_recent_rollups",
+        "schedule": 5 * 60,
+    },
 }
 CELERY_TIMEZONE = "UTC"
 

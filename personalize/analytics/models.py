@@ -1,0 +1,63 @@
+"""Daily rollups of a shop's events and orders: what the ROI page reads instead of the raw tables.
+
+Days are UTC dates. Every row is rebuilt from the raw events by `rollups.rebuild_days`, so a rollup
+is never edited in place and a rebuild is always safe to repeat.
+"""
+
+from django.db import models
+
+from personalize.shops.models import ShopOwned
+
+
+class DayTotals(ShopOwned):
+    """The shop's whole day: traffic, orders, revenue, and how much of it was attributed."""
+
+    day = models.DateField()
+    events = models.PositiveIntegerField(default=0)
+    visitors = models.PositiveIntegerField(default=0, help_text="Distinct visitors with an event or order.")
+    orders = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    attributed_orders = models.PositiveIntegerField(default=0, help_text="Orders with an attributed line.")
+    attributed_revenue = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "day"], name="daytotals_unique_day")]
+
+
+class SourceDay(ShopOwned):
+    """One widget (by type) or one campaign on one day: exposure, clicks and what they earned."""
+
+    WIDGET, CAMPAIGN = "widget", "campaign"
+    KINDS = [(WIDGET, "widget"), (CAMPAIGN, "campaign")]
+
+    day = models.DateField()
+    kind = models.CharField(max_length=8, choices=KINDS)
+    key = models.CharField(max_length=64, help_text="The widget type, or the campaign id.")
+    impressions = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+    conversions = models.PositiveIntegerField(default=0, help_text="Orders with a line attributed here.")
+    attributed_revenue = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "day", "kind", "key"], name="sourceday_unique_key")
+        ]
+
+
+class VisitorDay(ShopOwned):
+    """One visitor's day. Revenue per visitor over a range needs each visitor's total over the range
+    (a visitor who spans days is one observation, not several), which per-group daily sums cannot
+    give; these rows can, with one GROUP BY visitor_id at read time."""
+
+    day = models.DateField()
+    visitor_id = models.CharField(max_length=64)
+    bucket = models.FloatField(help_text="recommend.rules.holdout_bucket: below the share = hold-out.")
+    events = models.PositiveIntegerField(default=0)
+    orders = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    order_revenue_sq = models.FloatField(default=0, help_text="Sum of squared order revenues (for AOV).")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "day", "visitor_id"], name="visitorday_unique_visitor")
+        ]

@@ -1,0 +1,292 @@
+"""The ROI overview of a date range, read from the daily rollups only (never the raw events)."""
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Sum
+
+from personalize.analytics.attribution import CAMPAIGN, WIDGET
+from personalize.analytics.models import DayTotals, SourceDay, VisitorDay
+from personalize.analytics.rollups import days_between
+from personalize.analytics.stats import Interval, Moments, newcombe_interval, welch_interval
+from personalize.campaigns.models import Campaign
+from personalize.recommend.models import RecommenderConfig
+from personalize.shops.models import Shop
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Personalized or hold-out visitors over the range."""
+
+    visitors: int
+    buyers: int
+    orders: int
+    revenue: float
+    per_visitor: Moments  # revenue per visitor, non-buyers as zeros
+    per_order: Moments  # revenue per order
+
+    @property
+    def conversion_rate(self) -> float | None:
+        return self.buyers / self.visitors if self.visitors else None
+
+    @property
+    def aov(self) -> float | None:
+        return self.per_order.mean
+
+    @property
+    def revenue_per_visitor(self) -> float | None:
+        return self.per_visitor.mean
+
+
+@dataclass(frozen=True)
+class Uplift:
+    holdout_share: float
+    personalized: Group
+    holdout: Group
+    conversion: Interval | None
+    aov: Interval | None
+    per_visitor: Interval | None
+
+    @property
+    def incremental_revenue(self) -> Interval | None:
+        """Uplift in revenue per visitor x personalized visitors, with the same interval scaled."""
+        if self.per_visitor is None:
+            return None
+        n = self.personalized.visitors
+        return Interval(self.per_visitor.difference * n, self.per_visitor.low * n, self.per_visitor.high * n)
+
+    @property
+    def verdict(self) -> str:
+        if self.holdout_share <= 0:
+            return "No hold-out group: set a hold-out share in the shop's settings to measure incremental revenue."
+        ci = self.per_visitor
+        if ci is None:
+            return "Not enough data yet: each group needs at least two visitors."
+        if ci.low > 0:
+            return "Personalization earns more per visitor than the hold-out group (significant at 95%)."
+        if ci.high < 0:
+            return (
+                "The hold-out group earns more per visitor than personalized visitors (significant at 95%)."
+            )
+        return "Not significant yet: the difference could still be zero. Keep collecting data."
+
+    @property
+    def significant(self) -> bool:
+        return self.per_visitor is not None and self.per_visitor.significant
+
+
+def holdout_share_of(shop: Shop) -> float:
+    config = RecommenderConfig.objects.filter(shop=shop).first()
+    return config.holdout_share if config else RecommenderConfig._meta.get_field("holdout_share").default
+
+
+def overview(*, shop: Shop, start: date, end: date) -> dict:
+    """Everything the overview page shows for [start, end] (both included)."""
+    in_range = {"day__gte": start, "day__lte": end}
+    by_day = {row.day: row for row in DayTotals.objects.for_shop(shop).filter(**in_range)}
+    days = []
+    for day in days_between(start, end):
+        row = by_day.get(day)
+        days.append(
+            {
+                "day": day,
+                "events": row.events if row else 0,
+                "visitors": row.visitors if row else 0,
+                "orders": row.orders if row else 0,
+                "revenue": row.revenue if row else ZERO,
+                "attributed_orders": row.attributed_orders if row else 0,
+                "attributed_revenue": row.attributed_revenue if row else ZERO,
+            }
+        )
+    revenue = sum((d["revenue"] for d in days), ZERO)
+    attributed = sum((d["attributed_revenue"] for d in days), ZERO)
+    uplift = uplift_between(shop=shop, start=start, end=end)
+    return {
+        "start": start,
+        "end": end,
+        "days": days,
+        "totals": {
+            "events": sum(d["events"] for d in days),
+            "visitors": uplift.personalized.visitors + uplift.holdout.visitors,
+            "orders": sum(d["orders"] for d in days),
+            "revenue": revenue,
+            "attributed_orders": sum(d["attributed_orders"] for d in days),
+            "attributed_revenue": attributed,
+            "attributed_share": float(attributed / revenue) if revenue else None,
+        },
+        "widgets": _sources(shop, WIDGET, in_range, revenue),
+        "campaigns": _sources(shop, CAMPAIGN, in_range, revenue),
+        "uplift": uplift,
+    }
+
+
+def _sources(shop: Shop, kind: str, in_range: dict, revenue: Decimal) -> list[dict]:
+    rows = (
+        SourceDay.objects.for_shop(shop)
+        .filter(kind=kind, **in_range)
+        .values("key")
+        .annotate(
+            impressions=Sum("impressions"),
+            clicks=Sum("clicks"),
+            conversions=Sum("conversions"),
+            attributed_revenue=Sum("attributed_revenue"),
+        )
+        .order_by("key")
+    )
+    names = {}
+    if kind == CAMPAIGN:
+        ids = [int(r["key"]) for r in rows if r["key"].isdigit()]
+        names = {
+            str(pk): name
+            for pk, name in Campaign.objects.for_shop(shop).filter(id__in=ids).values_list("id", "name")
+        }
+    out = []
+    for r in rows:
+        out.append(
+            {
+                "key": r["key"],
+                "name": names.get(r["key"], r["key"] if kind == WIDGET else f"campaign {r['key']}"),
+                "impressions": r["impressions"],
+                "clicks": r["clicks"],
+                "ctr": r["clicks"] / r["impressions"] if r["impressions"] else None,
+                "conversions": r["conversions"],
+                "attributed_revenue": r["attributed_revenue"],
+                "revenue_share": float(r["attributed_revenue"] / revenue) if revenue else None,
+            }
+        )
+    return sorted(out, key=lambda r: (-r["attributed_revenue"], -r["clicks"], r["key"]))
+
+
+def uplift_between(*, shop: Shop, start: date, end: date) -> Uplift:
+    """Personalized against hold-out visitors over the range: one row per visitor (their total over
+    the range) is summed into n, sum and sum of squares per group, in the database."""
+    share = holdout_share_of(shop)
+    table = connection.ops.quote_name(VisitorDay._meta.db_table)
+    # Scoped to one shop by shop_id; each visitor's bucket is the same on every row of theirs.
+    sql = f"""
+        SELECT CASE WHEN v.bucket < %s THEN 1 ELSE 0 END AS holdout,
+               COUNT(*), SUM(CASE WHEN v.orders > 0 THEN 1 ELSE 0 END), SUM(v.orders),
+               SUM(v.revenue), SUM(v.revenue * v.revenue), SUM(v.order_revenue_sq)
+        FROM (SELECT visitor_id, MAX(bucket) AS bucket, SUM(orders) AS orders,
+                     SUM(revenue) AS revenue, SUM(order_revenue_sq) AS order_revenue_sq
+              FROM {table} WHERE shop_id = %s AND day >= %s AND day <= %s
+              GROUP BY visitor_id) v
+        GROUP BY 1
+    """
+    groups = {0: Group(0, 0, 0, 0.0, Moments(), Moments()), 1: Group(0, 0, 0, 0.0, Moments(), Moments())}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [share, shop.id, start, end])
+        for holdout, n, buyers, orders, revenue, revenue_sq, order_sq in cursor.fetchall():
+            revenue = float(revenue or 0)
+            groups[holdout] = Group(
+                visitors=n,
+                buyers=int(buyers or 0),
+                orders=int(orders or 0),
+                revenue=revenue,
+                per_visitor=Moments(n, revenue, float(revenue_sq or 0)),
+                per_order=Moments(int(orders or 0), revenue, float(order_sq or 0)),
+            )
+    a, b = groups[0], groups[1]
+    return Uplift(
+        holdout_share=share,
+        personalized=a,
+        holdout=b,
+        conversion=newcombe_interval(a.buyers, a.visitors, b.buyers, b.visitors),
+        aov=welch_interval(a.per_order, b.per_order),
+        per_visitor=welch_interval(a.per_visitor, b.per_visitor),
+    )
+
+
+def _num(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    return str(value)
+
+
+def export_csv(*, shop: Shop, report: dict, table: str) -> str:
+    """One table of the overview as CSV: days, widgets, campaigns or uplift."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if table == "days":
+        columns = [
+            "day",
+            "visitors",
+            "events",
+            "orders",
+            "revenue",
+            "attributed_orders",
+            "attributed_revenue",
+        ]
+        writer.writerow(columns)
+        for row in report["days"]:
+            writer.writerow([_num(row[c]) for c in columns])
+    elif table in ("widgets", "campaigns"):
+        columns = [
+            "key",
+            "name",
+            "impressions",
+            "clicks",
+            "ctr",
+            "conversions",
+            "attributed_revenue",
+            "revenue_share",
+        ]
+        writer.writerow(columns)
+        for row in report[table]:
+            writer.writerow([_safe(_num(row[c])) for c in columns])
+    else:
+        u: Uplift = report["uplift"]
+        writer.writerow(["metric", "personalized", "holdout", "difference", "ci_low", "ci_high", "method"])
+        rows = [
+            ("visitors", u.personalized.visitors, u.holdout.visitors, None, "count"),
+            (
+                "conversion_rate",
+                u.personalized.conversion_rate,
+                u.holdout.conversion_rate,
+                u.conversion,
+                "Newcombe hybrid score 95%",
+            ),
+            ("aov", u.personalized.aov, u.holdout.aov, u.aov, "Welch t 95% (orders)"),
+            (
+                "revenue_per_visitor",
+                u.personalized.revenue_per_visitor,
+                u.holdout.revenue_per_visitor,
+                u.per_visitor,
+                "Welch t 95% (visitors, non-buyers as 0)",
+            ),
+            (
+                "incremental_revenue",
+                None,
+                None,
+                u.incremental_revenue,
+                "uplift per visitor x personalized visitors",
+            ),
+        ]
+        for name, a, b, ci, method in rows:
+            writer.writerow(
+                [name, _num(a), _num(b)]
+                + ([_num(ci.difference), _num(ci.low), _num(ci.high)] if ci else ["", "", ""])
+                + [method]
+            )
+    return out.getvalue()
+
+
+def _safe(cell: str) -> str:
+    """Campaign names are merchant text: keep spreadsheets from running them as formulas."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@") and not _is_number(cell) else cell
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
