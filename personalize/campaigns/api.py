@@ -39,6 +39,9 @@ class _WidgetSerializer(serializers.Serializer):
     title = serializers.CharField()
     limit = serializers.IntegerField()
     layout = serializers.ChoiceField(choices=LAYOUTS)
+    category = serializers.CharField(required=False, help_text="Default filter; a placeholder's own wins.")
+    min_price = serializers.FloatField(required=False, help_text="Default filter; a placeholder's own wins.")
+    max_price = serializers.FloatField(required=False, help_text="Default filter; a placeholder's own wins.")
 
 
 class _WidgetsSerializer(serializers.Serializer):
@@ -72,6 +75,17 @@ class _ContentSerializer(serializers.Serializer):
     widget_limit = serializers.IntegerField()
 
 
+class _VariantSerializer(serializers.Serializer):
+    key = serializers.CharField(
+        help_text='The variant ("A" is the original); sent back as properties.variant.'
+    )
+    upto = serializers.FloatField(
+        help_text='Cumulative share: the visitor sees the first variant with fnv1a32(visitor_id + ":" + campaign id) '
+        "/ 2**32 < upto."
+    )
+    content = _ContentSerializer(required=False, help_text="Absent: the campaign's own content.")
+
+
 class _CampaignSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="Send it back as campaign_id with campaign_* events.")
     name = serializers.CharField()
@@ -80,6 +94,7 @@ class _CampaignSerializer(serializers.Serializer):
     trigger = _TriggerSerializer()
     targeting = serializers.DictField(help_text="Only the rules that are set; every one must match.")
     content = _ContentSerializer()
+    variants = _VariantSerializer(many=True, required=False, help_text="Only for A/B tested campaigns.")
 
 
 class SnippetConfigSerializer(serializers.Serializer):

@@ -178,6 +178,16 @@ class WidgetSettings(ShopOwned):
     layout = models.CharField(
         max_length=16, choices=[(x, x) for x in LAYOUTS], blank=True, help_text="Empty: the default."
     )
+    # Filters every placeholder of this type gets unless it names its own (data-pz-category, …).
+    category = models.CharField(
+        max_length=1000, blank=True, validators=NO_NUL, help_text="Only this category or below it."
+    )
+    min_price = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    max_price = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
 
     class Meta:
         verbose_name_plural = "widget settings"
@@ -185,3 +195,44 @@ class WidgetSettings(ShopOwned):
 
     def __str__(self) -> str:
         return f"{self.widget} of shop {self.shop_id}"
+
+    def clean(self):
+        if self.min_price is not None and self.max_price is not None and self.max_price < self.min_price:
+            raise ValidationError({"max_price": ["must not be below the minimum price"]})
+
+
+class CampaignVariant(ShopOwned):
+    """An A/B variant of a campaign's content. The campaign's own content is variant "A"; it gets the
+    share the variants leave (100 - their shares). The snippet puts a visitor in a variant by
+    `variants.variant_bucket`, the same on every page, and reports the key on campaign events."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="variants")
+    key = models.CharField(max_length=2, help_text='"B", "C", …: sent as properties.variant.')
+    share = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(100)], help_text="Percent of the visitors."
+    )
+    title = models.CharField(max_length=200, blank=True, validators=NO_NUL)
+    text = models.CharField(max_length=2000, blank=True, validators=NO_NUL)
+    image_url = models.CharField(max_length=2048, blank=True, validators=[validate_safe_url])
+    cta_text = models.CharField(max_length=100, blank=True, validators=NO_NUL, verbose_name="button text")
+    cta_url = models.CharField(
+        max_length=2048, blank=True, validators=[validate_safe_url], verbose_name="button link"
+    )
+    coupon_code = models.CharField(max_length=64, blank=True, validators=[validate_coupon_code])
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "campaign", "key"], name="campaign_variant_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} of campaign {self.campaign_id}"
+
+    def clean(self):
+        errors = {}
+        if self.cta_url and not self.cta_text:
+            errors["cta_text"] = ["is required with a button link"]
+        if not (self.title or self.text or self.image_url):
+            errors["title"] = ["a variant shows a title, a text or an image: set at least one"]
+        if errors:
+            raise ValidationError(errors)

@@ -5,12 +5,13 @@ from datetime import datetime
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.utils import timezone
 
 from personalize.campaigns.defaults import DEFAULT_WIDGET_LIMIT, LAYOUTS, WIDGET_TITLES, default_locale
-from personalize.campaigns.models import Campaign, SnippetSettings, WidgetSettings
+from personalize.campaigns.models import Campaign, CampaignVariant, SnippetSettings, WidgetSettings
+from personalize.campaigns.variants import CONTENT_FIELDS, split
 from personalize.recommend.models import WIDGETS, RecommenderConfig
 from personalize.shops.models import Shop
 from personalize.shops.tenancy import get_for_shop_or_404
@@ -81,13 +82,23 @@ def update_snippet_settings(*, shop: Shop, **fields) -> SnippetSettings:
 
 
 def set_widget_settings(
-    *, shop: Shop, widget: str, title: str = "", limit: int | None = None, layout: str = ""
+    *,
+    shop: Shop,
+    widget: str,
+    title: str = "",
+    limit: int | None = None,
+    layout: str = "",
+    category: str = "",
+    min_price=None,
+    max_price=None,
 ) -> WidgetSettings:
-    """A widget type's title, size and layout for this shop; empty values keep the defaults."""
+    """A widget type's title, size, layout and default filters for this shop; empty values keep the
+    defaults."""
     row = WidgetSettings.objects.for_shop(shop).filter(widget=widget).first() or WidgetSettings(
         shop=shop, widget=widget
     )
     row.title, row.limit, row.layout = title, limit, layout
+    row.category, row.min_price, row.max_price = category, min_price, max_price
     row.full_clean(validate_unique=False)
     row.save()
     return row
@@ -126,7 +137,8 @@ def snippet_config(*, shop: Shop) -> dict:
 
 def build_snippet_config(*, shop: Shop, now: datetime) -> tuple[dict, int]:
     """(the config, how many seconds it stays true): at most CONFIG_SECONDS, less when a campaign's
-    schedule starts or ends sooner, so the change is not served late. Five queries."""
+    schedule starts or ends sooner, so the change is not served late. Six queries (five without live
+    campaigns)."""
     # Re-read: `shop` may be a per-process copy of the site key's shop, up to a minute old.
     current = Shop.objects.filter(id=shop.id).values("currency", "locale").first() or {
         "currency": shop.currency,
@@ -142,6 +154,7 @@ def build_snippet_config(*, shop: Shop, now: datetime) -> tuple[dict, int]:
         .active()
         .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
         .order_by("-priority", "id")
+        .prefetch_related(Prefetch("variants", queryset=CampaignVariant.objects.order_by("key")))
     )
 
     changes = [t for c in campaigns for t in (c.starts_at, c.ends_at) if t is not None and t > now]
@@ -174,16 +187,24 @@ def build_snippet_config(*, shop: Shop, now: datetime) -> tuple[dict, int]:
 
 
 def _widget_json(widget: str, override: WidgetSettings | None) -> dict:
-    return {
+    answer = {
         "title": (override and override.title) or WIDGET_TITLES[widget],
         "limit": (override and override.limit) or DEFAULT_WIDGET_LIMIT,
         "layout": (override and override.layout) or LAYOUTS[0],
     }
+    # Default filters only when set, so shops without them get the same config as before.
+    if override is not None:
+        if override.category:
+            answer["category"] = override.category
+        for name in ("min_price", "max_price"):
+            if getattr(override, name) is not None:
+                answer[name] = float(getattr(override, name))
+    return answer
 
 
 def campaign_json(campaign: Campaign) -> dict:
-    """A campaign as the snippet receives it."""
-    return {
+    """A campaign as the snippet receives it; `variants` only when it is A/B tested."""
+    answer = {
         "id": str(campaign.id),
         "name": campaign.name,
         "kind": campaign.kind,
@@ -205,3 +226,17 @@ def campaign_json(campaign: Campaign) -> dict:
             "widget_limit": campaign.widget_limit,
         },
     }
+    variants = list(campaign.variants.all())
+    if variants:
+        by_key = {v.key: v for v in variants}
+        answer["variants"] = [
+            {"key": key, "upto": upto}
+            | ({"content": _variant_content(answer["content"], by_key[key])} if key in by_key else {})
+            for key, upto in split(variants)
+        ]
+    return answer
+
+
+def _variant_content(content: dict, variant: CampaignVariant) -> dict:
+    # The campaign's embedded block comes along; the texts, image and coupon are the variant's.
+    return content | {name: getattr(variant, name) for name in CONTENT_FIELDS}

@@ -7,13 +7,14 @@ settings (the hold-out share) write these rows too.
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from personalize.campaigns.models import Campaign, SnippetSettings, WidgetSettings
+from personalize.campaigns.models import Campaign, CampaignVariant, SnippetSettings, WidgetSettings
 from personalize.campaigns.services import config_changed
 from personalize.recommend.models import RecommenderConfig
 from personalize.shops.models import Shop
 
 
 @receiver([post_save, post_delete], sender=Campaign)
+@receiver([post_save, post_delete], sender=CampaignVariant)
 @receiver([post_save, post_delete], sender=SnippetSettings)
 @receiver([post_save, post_delete], sender=WidgetSettings)
 @receiver([post_save, post_delete], sender=RecommenderConfig)

@@ -7,6 +7,10 @@ from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import URLValidator
 
+from personalize.campaigns.defaults import LAYOUTS
+from personalize.recommend.admin_services import MAX_RULES_PER_WIDGET, DraftRule
+from personalize.recommend.models import WidgetRule
+from personalize.recommend.rules import normalize_category
 from personalize.shops.models import Membership, Shop
 from personalize.shops.services import DomainError, normalize_domain
 
@@ -219,3 +223,91 @@ class ShopPreferencesForm(forms.Form):
 
     def clean_locale(self) -> str:
         return self.cleaned_data["locale"].strip()
+
+
+# --- widgets --------------------------------------------------------------------------------------
+
+
+class WidgetSettingsForm(forms.Form):
+    """One widget type's placement settings, its default filters, and the shop's diversity cap."""
+
+    title = forms.CharField(required=False, max_length=200, help_text="Empty: the default title.")
+    limit = forms.IntegerField(
+        required=False, min_value=1, max_value=50, help_text="Products shown, 1 to 50. Empty: 8."
+    )
+    layout = forms.ChoiceField(required=False, choices=[("", "default (grid)")] + [(x, x) for x in LAYOUTS])
+    category = forms.CharField(
+        required=False,
+        max_length=1000,
+        help_text="Only products in this category or below it, e.g. Home > Candles. Empty: any.",
+    )
+    min_price = forms.DecimalField(required=False, min_value=0, max_digits=12, decimal_places=2)
+    max_price = forms.DecimalField(required=False, min_value=0, max_digits=12, decimal_places=2)
+    max_per_category = forms.IntegerField(
+        min_value=0,
+        max_value=50,
+        label="Diversity: at most this many per category",
+        help_text="Applies to every widget of the shop. 0: no cap.",
+    )
+    preview_product = forms.CharField(
+        required=False,
+        max_length=128,
+        label="Preview on product",
+        help_text="A product id to preview 'similar' and 'bought together' with (not saved).",
+    )
+
+    def clean_category(self) -> str:
+        return normalize_category(self.cleaned_data["category"])
+
+    def clean(self):
+        cleaned = super().clean()
+        low, high = cleaned.get("min_price"), cleaned.get("max_price")
+        if low is not None and high is not None and high < low:
+            self.add_error("max_price", "Must not be below the minimum price.")
+        return cleaned
+
+
+class RuleForm(forms.Form):
+    """A pin, boost or bury; a row left blank is ignored."""
+
+    action = forms.ChoiceField(required=False, choices=[("", "—")] + WidgetRule.ACTIONS)
+    target = forms.ChoiceField(choices=WidgetRule.TARGETS, initial=WidgetRule.PRODUCT)
+    value = forms.CharField(required=False, max_length=1000, label="Product id or category")
+    factor = forms.FloatField(
+        required=False,
+        min_value=0.01,
+        max_value=100,
+        label="Boost ×",
+        widget=forms.NumberInput(attrs={"step": "0.1"}),
+    )
+    slot = forms.IntegerField(required=False, min_value=1, max_value=50, label="Pin slot")
+
+    def clean(self):
+        cleaned = super().clean()
+        action, value = cleaned.get("action"), (cleaned.get("value") or "").strip()
+        if not action and not value:
+            return cleaned
+        if not action:
+            self.add_error("action", "Choose pin, boost or bury.")
+        if not value:
+            self.add_error("value", "Enter a product id or a category.")
+        if action == WidgetRule.BOOST and not cleaned.get("factor"):
+            self.add_error("factor", "A boost needs a factor, e.g. 1.5.")
+        if action == WidgetRule.PIN and not cleaned.get("slot"):
+            self.add_error("slot", "A pin needs a slot, 1 being the first.")
+        return cleaned
+
+    def draft(self) -> DraftRule | None:
+        data = self.cleaned_data
+        if not data.get("action") or self.cleaned_data.get("DELETE"):
+            return None
+        return DraftRule(
+            action=data["action"],
+            target=data["target"],
+            value=data["value"].strip(),
+            factor=data.get("factor") or 1.5,
+            position=(data.get("slot") or 1) - 1,
+        )
+
+
+RuleFormSet = forms.formset_factory(RuleForm, extra=3, can_delete=True, max_num=MAX_RULES_PER_WIDGET)

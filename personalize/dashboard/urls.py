@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from personalize.dashboard import forms, model_views, views
+from personalize.dashboard import forms, model_views, views, widget_views
 
 app_name = "dashboard"
 
@@ -38,6 +38,9 @@ urlpatterns = [
     path(shop + "settings/members/<int:membership_id>/role/", views.member_role, name="member_role"),
     path(shop + "catalog/", views.catalog, name="catalog"),
     path(shop + "catalog/imports/<int:import_id>.json", views.import_status, name="import_status"),
+    path(shop + "widgets/", widget_views.widgets_page, name="widgets"),
+    path(shop + "widgets/<str:widget>/", widget_views.widget_edit, name="widget_edit"),
+    path(shop + "widgets/<str:widget>/preview.json", widget_views.widget_preview, name="widget_preview"),
     path(shop + "models/", model_views.models_page, name="models"),
     path(shop + "models/retrain/", model_views.models_retrain, name="models_retrain"),
     path(shop + "models/status.json", model_views.models_status, name="models_status"),

@@ -65,11 +65,12 @@ export function blocks(m) {
 
   function query(host, type, limit) {
     const d = host.dataset
+    const w = m.cfg.widgets?.[type] || {} // the shop's default filters; the placeholder's own win
     const q = { site_key: m.key, widget: type, limit }
     if (m.allowed) Object.assign(q, { visitor_id: m.vid, session_id: m.session().id, customer_id: m.cid })
     q.product_id = d.pzProduct || (/similar|bought/.test(type) ? m.product : '')
     if (type == 'cart') q.cart = m.cart().map(l => l.product_id).join(',')
-    Object.assign(q, { category: d.pzCategory, min_price: d.pzMinPrice, max_price: d.pzMaxPrice })
+    Object.assign(q, { category: d.pzCategory || w.category, min_price: d.pzMinPrice || w.min_price, max_price: d.pzMaxPrice || w.max_price })
     const p = new URLSearchParams()
     for (const k in q) if (q[k]) p.set(k, q[k])
     return m.base + 'api/v1/recommendations?' + p

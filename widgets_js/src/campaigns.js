@@ -66,14 +66,19 @@ export function campaigns(m) {
 
   function show(c) {
     open = true
-    m.track('campaign_impression', { campaign_id: c.id })
+    // A/B: a visitor always gets the same variant (its key, and its content unless it is the
+    // original), by the FNV-1a bucket the server computes too. The key goes into properties.
+    const h = m.fnv(m.vid + ':' + c.id) / 2 ** 32
+    c = { ...c, ...c.variants?.find(v => h < v.upto) }
+    const ev = { campaign_id: c.id, variant: c.key }
+    m.track('campaign_impression', ev)
     const s = m.session()
     s.c++
     m.st.set('s', s)
     remember(b => (b.d = [...b.d.filter(t => t > Date.now() - DAY), Date.now()]))
     const widget = openDialog(m, c, what => {
       open = false
-      m.track(what == 'click' ? 'campaign_click' : 'campaign_close', { campaign_id: c.id })
+      m.track(what == 'click' ? 'campaign_click' : 'campaign_close', ev)
       remember(b => b.x.push(c.id))
       if (what == 'click') m.flush() // the CTA navigates away
     })
