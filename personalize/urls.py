@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("demo/", include("personalize.demo.urls")),
+    path("", include("personalize.analytics.urls")),
     path("admin/", admin.site.urls),
     path("", include("personalize.dashboard.urls")),
 ]

@@ -208,6 +208,8 @@ def _num(value) -> str:
         return ""
     if isinstance(value, float):
         return f"{value:.6f}"
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"  # money: the same text whatever the database summed it as
     return str(value)
 
 

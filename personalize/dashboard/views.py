@@ -17,6 +17,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from personalize.analytics.views import roi_context
 from personalize.campaigns.services import get_snippet_settings
 from personalize.catalog.models import FeedImport, Product
 from personalize.catalog.services import FeedSourceError, start_feed_import
@@ -37,7 +38,6 @@ from personalize.dashboard.services import (
     update_shop_preferences,
     update_shop_settings,
 )
-from personalize.events.models import Event, Order
 from personalize.recommend.admin_services import get_recommender_config
 from personalize.shops.models import Membership, SecretKey, Shop
 from personalize.shops.services import (
@@ -138,20 +138,19 @@ def shop_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def shop_home(request: HttpRequest, shop_id: int) -> HttpResponse:
+    """The overview: the install check until the first event, then the ROI of a date range (rollups only)."""
     shop, membership = access_shop(user=request.user, shop_id=shop_id)
-    counts = {
-        "products": Product.objects.for_shop(shop).count(),
-        "events": Event.objects.for_shop(shop).count(),
-        "orders": Order.objects.for_shop(shop).count(),
-    }
+    context, status = roi_context(request=request, shop=shop)
     return _shop_page(
         request,
         "dashboard/shop_home.html",
         shop,
         membership,
         "home",
+        status=status,
         script_tag=script_tag(shop),
-        counts=counts,
+        has_products=Product.objects.for_shop(shop).exists(),
+        **context,
     )
 
 

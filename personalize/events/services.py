@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from personalize.analytics.live import notify_collected
 from personalize.events.bulk import insert_rows
 from personalize.events.models import Event, Order, OrderLine, Visitor
 from personalize.events.validation import validate_event
@@ -89,6 +90,7 @@ def record_events(*, shop: Shop, batch: list, received_at: datetime | None = Non
             record_orders(shop=shop, orders=[_order_from_event(e) for e in purchases], source="event")
         _touch_visitors(shop, new_events)
     remember_events(shop=shop, events=new_events)
+    notify_collected(shop=shop, count=len(stored))  # the dashboard's live feed; never raises
     result.accepted = len(stored)
     result.duplicates += len(events) - len(stored)
     return result

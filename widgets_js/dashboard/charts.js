@@ -1,6 +1,7 @@
 // The ROI page's charts (a dashboard file, not part of the storefront snippet or its size budget).
-// Reads the numbers the server rendered into <script type="application/json" id="roi-data"> and draws
-// one chart per <canvas data-roi-chart="NAME">; the tables beside them carry the same numbers.
+// Each <canvas data-roi-chart="NAME" data-source="TABLE_ID"> is drawn from the table beside it: the
+// accessible table is the single source of the numbers (columns named by th[data-series], values in
+// td[data-value]), so the page needs no inline script and works without this file.
 import {
   BarController,
   BarElement,
@@ -56,16 +57,25 @@ const CHARTS = {
   }),
 }
 
+function series(table) {
+  const names = [...table.tHead.rows[0].cells].map(th => th.dataset.series)
+  const out = Object.fromEntries(names.filter(Boolean).map(n => [n, []]))
+  for (const row of table.tBodies[0].rows) {
+    ;[...row.cells].forEach((cell, i) => {
+      const name = names[i]
+      if (name) out[name].push(name === 'labels' ? cell.textContent.trim() : Number(cell.dataset.value))
+    })
+  }
+  return out
+}
+
 function draw() {
-  const source = document.getElementById('roi-data')
-  if (!source) return
-  const data = JSON.parse(source.textContent)
-  const fmt = money(data.currency)
   const reduced = window.matchMedia('(prefers-reduced-motion: reduce)').matches
   for (const canvas of document.querySelectorAll('canvas[data-roi-chart]')) {
     const make = CHARTS[canvas.dataset.roiChart]
-    if (!make) continue
-    const config = make(data, fmt)
+    const table = document.getElementById(canvas.dataset.source)
+    if (!make || !table) continue
+    const config = make(series(table), money(canvas.dataset.currency || 'USD'))
     config.options = { ...config.options, responsive: true, maintainAspectRatio: false, animation: reduced ? false : undefined }
     new Chart(canvas, config)
   }
