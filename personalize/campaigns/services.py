@@ -4,6 +4,7 @@ import math
 from datetime import datetime
 
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.http import Http404
@@ -56,6 +57,42 @@ def update_campaign(*, shop: Shop, campaign: Campaign, **fields) -> Campaign:
 def delete_campaign(*, shop: Shop, campaign: Campaign) -> None:
     _check_owner(shop, campaign)
     campaign.delete()
+
+
+MAX_VARIANTS = 5
+VARIANT_KEYS = "BCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@transaction.atomic
+def set_campaign_variants(*, shop: Shop, campaign: Campaign, variants: list[dict]) -> list[CampaignVariant]:
+    """Replace a campaign's A/B variants. Each dict has `share`, the content fields and, for a variant
+    that already exists, its `key`: keys stay stable (they are what analytics groups by); new
+    variants get the next unused letter. ValidationError naming `variants` or a variant's field."""
+    _check_owner(shop, campaign)
+    if len(variants) > MAX_VARIANTS:
+        raise ValidationError({"variants": [f"at most {MAX_VARIANTS} variants besides the original"]})
+    if sum(int(v.get("share") or 0) for v in variants) > 100:
+        raise ValidationError({"variants": ["the variants' shares add up to more than 100%"]})
+    existing = {v.key: v for v in CampaignVariant.objects.for_shop(shop).filter(campaign=campaign)}
+    kept_keys = {v.get("key") for v in variants if v.get("key") in existing}
+    used = set(existing)  # not even the letter of a variant deleted in this save is reused
+    rows = []
+    for data in variants:
+        key = data.get("key") if data.get("key") in existing else None
+        row = existing.get(key) or CampaignVariant(shop=shop, campaign=campaign)
+        if key is None:
+            key = next(k for k in VARIANT_KEYS if k not in used)
+            used.add(key)
+        row.key = key
+        for name in ("share", *CONTENT_FIELDS):
+            if name in data:
+                setattr(row, name, data[name])
+        row.full_clean(exclude=["campaign", "shop"], validate_unique=False)
+        rows.append(row)
+    CampaignVariant.objects.for_shop(shop).filter(campaign=campaign).exclude(key__in=kept_keys).delete()
+    for row in rows:
+        row.save()
+    return rows
 
 
 def _check_owner(shop: Shop, campaign: Campaign) -> None:

@@ -8,6 +8,15 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import URLValidator
 
 from personalize.campaigns.defaults import LAYOUTS
+from personalize.campaigns.models import Campaign, SnippetSettings
+from personalize.campaigns.validation import (
+    CUSTOMERS,
+    DEVICES,
+    MAX_MONEY,
+    TARGETING_KEYS,
+    VISITORS,
+    clean_targeting,
+)
 from personalize.recommend.admin_services import MAX_RULES_PER_WIDGET, DraftRule
 from personalize.recommend.models import WidgetRule
 from personalize.recommend.rules import normalize_category
@@ -311,3 +320,161 @@ class RuleForm(forms.Form):
 
 
 RuleFormSet = forms.formset_factory(RuleForm, extra=3, can_delete=True, max_num=MAX_RULES_PER_WIDGET)
+
+
+# --- campaigns ------------------------------------------------------------------------------------
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+class CampaignForm(forms.ModelForm):
+    """A campaign's settings and content, with the targeting rules as one field each."""
+
+    url_contains = forms.CharField(
+        required=False,
+        label="Page address contains",
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
+        help_text="One text per line; any may match, e.g. /products/. Empty: every page.",
+    )
+    devices = forms.MultipleChoiceField(
+        required=False,
+        choices=[(d, d) for d in DEVICES],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every device.",
+    )
+    visitor = forms.ChoiceField(choices=[(v, v) for v in VISITORS], initial="any", label="Visitors")
+    min_page_views = forms.IntegerField(
+        required=False, min_value=0, max_value=10_000, label="At least page views"
+    )
+    min_seconds_on_page = forms.IntegerField(
+        required=False, min_value=0, max_value=86_400, label="At least seconds on the page"
+    )
+    min_scroll_percent = forms.IntegerField(
+        required=False, min_value=0, max_value=100, label="Scrolled at least (%)"
+    )
+    min_cart_value = forms.FloatField(
+        required=False, min_value=0, max_value=MAX_MONEY, label="Cart value from"
+    )
+    max_cart_value = forms.FloatField(
+        required=False, min_value=0, max_value=MAX_MONEY, label="Cart value up to"
+    )
+    cart_contains = forms.CharField(
+        required=False,
+        label="Cart contains product",
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
+        help_text="Product ids, one per line; any may match.",
+    )
+    viewed_category = forms.CharField(required=False, max_length=1000, help_text="e.g. Home > Candles")
+    customer = forms.ChoiceField(
+        choices=[(c, c) for c in CUSTOMERS], initial="any", label="Logged-in customers"
+    )
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "name",
+            "kind",
+            "status",
+            "priority",
+            "starts_at",
+            "ends_at",
+            "trigger_type",
+            "delay_seconds",
+            "scroll_percent",
+            "title",
+            "text",
+            "image_url",
+            "cta_text",
+            "cta_url",
+            "coupon_code",
+            "widget",
+            "widget_limit",
+        ]
+        widgets = {
+            "text": forms.Textarea(attrs={"rows": 3}),
+            "starts_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+            "ends_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        }
+        help_texts = {"starts_at": "UTC. Empty: from now.", "ends_at": "UTC. Empty: until paused."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        targeting = self.instance.targeting or {}
+        for key in TARGETING_KEYS:
+            value = targeting.get(key)
+            if value is None:
+                continue
+            self.initial[key] = "\n".join(value) if key in ("url_contains", "cart_contains") else value
+
+    def clean(self):
+        cleaned = super().clean()
+        raw = {
+            "url_contains": _lines(cleaned.get("url_contains")),
+            "devices": cleaned.get("devices") or [],
+            "visitor": None if cleaned.get("visitor") in (None, "any") else cleaned["visitor"],
+            "min_page_views": cleaned.get("min_page_views"),
+            "min_seconds_on_page": cleaned.get("min_seconds_on_page"),
+            "min_scroll_percent": cleaned.get("min_scroll_percent"),
+            "min_cart_value": cleaned.get("min_cart_value"),
+            "max_cart_value": cleaned.get("max_cart_value"),
+            "cart_contains": _lines(cleaned.get("cart_contains")),
+            "viewed_category": normalize_category(cleaned.get("viewed_category") or "") or None,
+            "customer": None if cleaned.get("customer") in (None, "any") else cleaned["customer"],
+        }
+        if len(raw["devices"]) == len(DEVICES):
+            raw["devices"] = []  # every device: no rule
+        targeting, errors = clean_targeting({k: v for k, v in raw.items() if k not in self.errors})
+        for error in errors:
+            key, _, reason = error.partition(": ")
+            self.add_error(key if key in self.fields else None, reason or error)
+        self.targeting = targeting
+        return cleaned
+
+    def campaign_fields(self) -> dict:
+        """What services.create_campaign / update_campaign take."""
+        fields = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        fields["targeting"] = self.targeting
+        return fields
+
+    def _post_clean(self):
+        # Validate the instance with the targeting the form assembled (ModelForm skips that field).
+        if hasattr(self, "targeting"):
+            self.instance.targeting = self.targeting
+        super()._post_clean()
+
+
+class VariantForm(forms.Form):
+    """An A/B variant's share and content; a row left blank is ignored."""
+
+    key = forms.CharField(required=False, widget=forms.HiddenInput, max_length=2)
+    share = forms.IntegerField(required=False, min_value=1, max_value=100, label="Share (%)")
+    title = forms.CharField(required=False, max_length=200)
+    text = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    image_url = forms.CharField(required=False, max_length=2048, label="Image URL")
+    cta_text = forms.CharField(required=False, max_length=100, label="Button text")
+    cta_url = forms.CharField(required=False, max_length=2048, label="Button link")
+    coupon_code = forms.CharField(required=False, max_length=64)
+
+    CONTENT = ("title", "text", "image_url", "cta_text", "cta_url", "coupon_code")
+
+    def is_blank(self) -> bool:
+        data = getattr(self, "cleaned_data", {})
+        return not data.get("share") and not any((data.get(name) or "").strip() for name in self.CONTENT)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.is_blank() and not cleaned.get("share") and "share" not in self.errors:
+            self.add_error("share", "Give the variant a share of the visitors, 1 to 100.")
+        return cleaned
+
+
+VariantFormSet = forms.formset_factory(VariantForm, extra=1, can_delete=True, max_num=5, validate_max=True)
+
+
+class BudgetForm(forms.ModelForm):
+    class Meta:
+        model = SnippetSettings
+        fields = ["campaigns_per_session", "campaigns_per_day"]
+        labels = {"campaigns_per_session": "Per visit", "campaigns_per_day": "Per visitor per day"}

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from personalize.dashboard import forms, model_views, views, widget_views
+from personalize.dashboard import campaign_views, forms, model_views, views, widget_views
 
 app_name = "dashboard"
 
@@ -41,6 +41,21 @@ urlpatterns = [
     path(shop + "widgets/", widget_views.widgets_page, name="widgets"),
     path(shop + "widgets/<str:widget>/", widget_views.widget_edit, name="widget_edit"),
     path(shop + "widgets/<str:widget>/preview.json", widget_views.widget_preview, name="widget_preview"),
+    path(shop + "campaigns/", campaign_views.campaigns_page, name="campaigns"),
+    path(shop + "campaigns/budget/", campaign_views.campaigns_budget, name="campaigns_budget"),
+    path(shop + "campaigns/new/", campaign_views.campaign_new, name="campaign_new"),
+    path(
+        shop + "campaigns/block-preview.json",
+        campaign_views.campaign_block_preview,
+        name="campaign_block_preview",
+    ),
+    path(shop + "campaigns/<int:campaign_id>/", campaign_views.campaign_edit, name="campaign_edit"),
+    path(
+        shop + "campaigns/<int:campaign_id>/status/", campaign_views.campaign_status, name="campaign_status"
+    ),
+    path(
+        shop + "campaigns/<int:campaign_id>/delete/", campaign_views.campaign_delete, name="campaign_delete"
+    ),
     path(shop + "models/", model_views.models_page, name="models"),
     path(shop + "models/retrain/", model_views.models_retrain, name="models_retrain"),
     path(shop + "models/status.json", model_views.models_status, name="models_status"),
