@@ -21,7 +21,7 @@ const COLORS = { revenue: '#1f4e79', attributed: '#2e8b57', visitors: '#b35900',
 
 function money(currency) {
   try {
-    return new Intl.NumberFormat(undefined, { style: 'currency', currency, maximumFractionDigits: 0 })
+    return new Intl.NumberFormat(undefined, { style: 'currency', currency, notation: 'compact' })
   } catch {
     return new Intl.NumberFormat()
   }
