@@ -209,6 +209,7 @@ def fit(
     params: dict | None = None,
     num_threads: int = 2,
     validation: sp.spmatrix | tuple | list | None = None,
+    cold_start: bool = True,
 ) -> Model:
     """Fit a model on `interactions`.
 
@@ -225,6 +226,8 @@ def fit(
         holdout_f: (n_users, n_items), what happened after train_f's data; only its new-to-user
         items count. "auto" keeps the blend whose worst fold beats popularity by the most, then fits
         it on `interactions`. Without validation, "auto" is the "hybrid" preset.
+    cold_start: False skips the map from features to factors (`embed_items` then returns zeros) when
+        the model is only evaluated on the items it was trained on.
     """
     interactions = _as_weights(interactions)
     features = _normalised_features(item_features, interactions.shape[1])
@@ -243,17 +246,21 @@ def fit(
         chosen.update(PRESETS[preset])
         chosen.update(params or {})
     started = time.perf_counter()
-    model = _fit_blend(interactions, features, chosen, num_threads)
+    model = _fit_blend(interactions, features, chosen, num_threads, cold_start=cold_start)
     model.params["fit_seconds"] = round(time.perf_counter() - started, 3)
     return model
 
 
 def _fit_blend(
-    interactions: sp.csr_matrix, features: sp.csr_matrix | None, p: dict, num_threads: int
+    interactions: sp.csr_matrix,
+    features: sp.csr_matrix | None,
+    p: dict,
+    num_threads: int,
+    cold_start: bool = True,
 ) -> Model:
     scale = _weight_scale(interactions)
     weights = _transform(interactions, scale, p["transform"])
-    factor = _fit_factor(weights, features, p, num_threads)
+    factor = _fit_factor(weights, features, p, num_threads, cold_start=cold_start)
     w_f, w_n, w_p = float(p["w_factor"]), float(p["w_neighbour"]), float(p["w_popularity"])
     similar = _fit_neighbours(weights, p, num_threads) if w_n > 0 else None
     bias = w_f * factor["item_bias"] + w_p * popularity_prior(interactions)
@@ -261,6 +268,10 @@ def _fit_blend(
     params = {**p, "weight_scale": scale, "als_lambda": _als_lambda(weights, p)}
     if "ips" in factor:
         params["lightfm_interactions_per_second_per_epoch"] = factor["ips"]
+    feature_bias = None
+    if factor["feature_vectors"] is not None:
+        # a new item starts from what its feature-mates' bias (popularity prior included) predicts
+        feature_bias = _ridge(features, bias[:, None], float(p["feature_ridge"]))[:, 0]
     return Model(
         algorithm=algorithm_name(p),
         params=params,
@@ -268,10 +279,7 @@ def _fit_blend(
         item_bias=bias.astype(np.float32),
         user_vectors=factor["user_vectors"],
         feature_vectors=factor["feature_vectors"],
-        # a new item starts from what its feature-mates' bias (popularity prior included) predicts
-        feature_bias=None
-        if factor["feature_vectors"] is None
-        else _ridge(features, bias[:, None], float(p["feature_ridge"]))[:, 0],
+        feature_bias=feature_bias,
         similar=similar,
         blend={"factor": w_f, "neighbour": w_n if similar is not None else 0.0, "popularity": w_p},
         item_gram=(factor["item_vectors"].T @ factor["item_vectors"]).astype(np.float32),
@@ -301,7 +309,13 @@ def popularity_prior(interactions: sp.spmatrix) -> np.ndarray:
     return (np.log1p(users) / top).astype(np.float32)
 
 
-def _fit_factor(weights: sp.csr_matrix, features: sp.csr_matrix | None, p: dict, num_threads: int) -> dict:
+def _fit_factor(
+    weights: sp.csr_matrix,
+    features: sp.csr_matrix | None,
+    p: dict,
+    num_threads: int,
+    cold_start: bool = True,
+) -> dict:
     if p["factor"] == "lightfm":
         return _fit_lightfm(weights, features, p, num_threads)
     if p["factor"] != "als":
@@ -314,7 +328,7 @@ def _fit_factor(weights: sp.csr_matrix, features: sp.csr_matrix | None, p: dict,
         "feature_vectors": None,
         "feature_bias": None,
     }
-    if features is not None and features.shape[1]:
+    if cold_start and features is not None and features.shape[1]:
         out["feature_vectors"] = _ridge(features, items, float(p["feature_ridge"]))
         out["feature_bias"] = np.zeros(features.shape[1], np.float32)
     return out
@@ -490,7 +504,8 @@ def _ridge(features: sp.csr_matrix, targets: np.ndarray, mu: float, iterations: 
     r = ft @ t
     d = r.copy()
     rr = (r * r).sum(axis=0)
-    tolerance = 1e-10 * max(float(rr.max()), 1e-30)
+    # a residual 1e-4 of the start: far below the noise of the factors it maps to
+    tolerance = 1e-8 * max(float(rr.max()), 1e-30)
     for _ in range(iterations):
         if rr.max() <= tolerance:
             break
