@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 JS := widgets_js
 JS_SOURCES := $(wildcard $(JS)/src/*.js) $(JS)/build.mjs $(JS)/package-lock.json
 
-.PHONY: install js browser wrk run test bench bench-collect bench-import bench-quality bench-serve lint format clean
+.PHONY: install js browser wrk run test bench bench-collect bench-import bench-quality bench-serve bench-dashboard lint format clean
 
 $(INSTALLED): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,7 +63,7 @@ test: install browser
 	$(BIN)/pytest
 
 ## bench: speed and quality benchmarks against PostgreSQL; results in bench/results/*.json.
-bench: bench-collect bench-import bench-quality bench-serve
+bench: bench-collect bench-import bench-quality bench-serve bench-dashboard
 
 # wrk drives the HTTP benchmarks.
 wrk:
@@ -80,6 +80,10 @@ bench-quality: install
 
 bench-serve: install wrk
 	$(BIN)/python tests/bench/bench_serve.py
+
+# The ROI overview's server time on a 1M-event shop, and the rollup build times.
+bench-dashboard: install
+	$(BIN)/python tests/bench/bench_dashboard.py
 
 lint: install
 	$(BIN)/ruff check .
