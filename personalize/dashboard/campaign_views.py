@@ -35,6 +35,15 @@ def _page(request, template, shop: Shop, membership: Membership, status=200, **c
     return render(request, template, context, status=status)
 
 
+def _shares(bounds: list[tuple[str, float]]) -> list[tuple[str, int]]:
+    """[(key, percent)] from the cumulative bounds the snippet gets."""
+    shares, previous = [], 0.0
+    for key, upto in bounds:
+        shares.append((key, round((upto - previous) * 100)))
+        previous = upto
+    return shares
+
+
 def _list(request, shop, membership, *, budget_form=None, status=200) -> HttpResponse:
     now = timezone.now()
     campaigns = list(Campaign.objects.for_shop(shop).prefetch_related("variants").order_by("-priority", "id"))
@@ -42,7 +51,7 @@ def _list(request, shop, membership, *, budget_form=None, status=200) -> HttpRes
         {
             "campaign": c,
             "live": c.is_live(now),
-            "split": [(key, round(upto * 100)) for key, upto in split(list(c.variants.all()))],
+            "split": _shares(split(list(c.variants.all()))),
         }
         for c in campaigns
     ]

@@ -115,6 +115,7 @@ def test_it_creates_a_campaign_with_targeting_schedule_and_variants(bob_client, 
     assert (campaign.trigger_type, campaign.delay_seconds, campaign.widget) == ("delay", 4, "trending")
     assert campaign.starts_at.isoformat() == "2030-01-01T09:00:00+00:00"
     variants = {v.key: v for v in CampaignVariant.objects.for_shop(shop)}
+    assert "A 50% · B 30% · C 20%" in bob_client.get(url(shop)).content.decode()
     assert {k: (v.share, v.title) for k, v in variants.items()} == {
         "B": (30, "Welcome back!"),
         "C": (20, "Hi there"),

@@ -9,8 +9,9 @@
   var state = document.getElementById("campaign-preview-state");
   var picker = document.getElementById("preview-variant");
 
-  // Copied from widgets_js/src/dialog.js (keep in step), with .o absolute instead of fixed.
-  var CSS = ":host{all:initial}" +
+  // Copied from widgets_js/src/dialog.js (keep in step), with .o absolute instead of fixed and the
+  // host sized as the stage (the snippet resets it with all:initial).
+  var CSS = ":host{display:block;position:relative;min-height:26rem}" +
     ".o{position:absolute;inset:0;z-index:1;display:flex;align-items:center;justify-content:center;background:#0008;font-family:var(--pz-font,system-ui,sans-serif);color:var(--pz-text,#222)}" +
     ".d{position:relative;box-sizing:border-box;width:min(92%,440px);max-height:90%;overflow:auto;padding:24px;background:var(--pz-card-bg,#fff);border-radius:var(--pz-radius,8px);box-shadow:0 10px 40px #0005}" +
     ".x{position:absolute;top:8px;right:8px;width:36px;height:36px;border:0;border-radius:50%;background:none;color:inherit;font-size:24px;line-height:1;cursor:pointer}" +
