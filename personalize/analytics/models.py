@@ -61,3 +61,21 @@ class VisitorDay(ShopOwned):
         constraints = [
             models.UniqueConstraint(fields=["shop", "day", "visitor_id"], name="visitorday_unique_visitor")
         ]
+
+
+class RangeStats(ShopOwned):
+    """The per-group visitor sums of one date range (the ranges the overview offers, ending today),
+    computed from VisitorDay right after beat rebuilds today. Rebuilding any day of the range deletes
+    the row, and a row made with another hold-out share is ignored, so it is never stale."""
+
+    start = models.DateField()
+    end = models.DateField()
+    holdout_share = models.FloatField()
+    # {"0": personalized, "1": hold-out}: [visitors, buyers, orders, revenue, revenue_sq, order_revenue_sq]
+    groups = models.JSONField()
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "start", "end"], name="rangestats_unique_range")
+        ]

@@ -3,14 +3,14 @@
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from personalize.analytics.attribution import CAMPAIGN, WIDGET
-from personalize.analytics.models import DayTotals, SourceDay, VisitorDay
+from personalize.analytics.models import DayTotals, RangeStats, SourceDay, VisitorDay
 from personalize.analytics.rollups import days_between
 from personalize.analytics.stats import Interval, Moments, newcombe_interval, welch_interval
 from personalize.campaigns.models import Campaign
@@ -18,6 +18,8 @@ from personalize.recommend.models import RecommenderConfig
 from personalize.shops.models import Shop
 
 ZERO = Decimal(0)
+# The overview's quick ranges (days ending today); beat snapshots their hold-out sums.
+PRESET_DAYS = (7, 30, 90)
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,9 @@ def holdout_share_of(shop: Shop) -> float:
     return config.holdout_share if config else RecommenderConfig._meta.get_field("holdout_share").default
 
 
-def overview(*, shop: Shop, start: date, end: date) -> dict:
-    """Everything the overview page shows for [start, end] (both included)."""
+def overview(*, shop: Shop, start: date, end: date, with_uplift: bool = True) -> dict:
+    """Everything the overview page shows for [start, end] (both included); `with_uplift=False`
+    skips the hold-out comparison (and the distinct visitor count that comes with it)."""
     in_range = {"day__gte": start, "day__lte": end}
     by_day = {row.day: row for row in DayTotals.objects.for_shop(shop).filter(**in_range)}
     days = []
@@ -106,14 +109,14 @@ def overview(*, shop: Shop, start: date, end: date) -> dict:
         )
     revenue = sum((d["revenue"] for d in days), ZERO)
     attributed = sum((d["attributed_revenue"] for d in days), ZERO)
-    uplift = uplift_between(shop=shop, start=start, end=end)
+    uplift = uplift_between(shop=shop, start=start, end=end) if with_uplift else None
     return {
         "start": start,
         "end": end,
         "days": days,
         "totals": {
             "events": sum(d["events"] for d in days),
-            "visitors": uplift.personalized.visitors + uplift.holdout.visitors,
+            "visitors": uplift.personalized.visitors + uplift.holdout.visitors if uplift else None,
             "orders": sum(d["orders"] for d in days),
             "revenue": revenue,
             "attributed_orders": sum(d["attributed_orders"] for d in days),
@@ -164,9 +167,39 @@ def _sources(shop: Shop, kind: str, in_range: dict, revenue: Decimal) -> list[di
 
 
 def uplift_between(*, shop: Shop, start: date, end: date) -> Uplift:
-    """Personalized against hold-out visitors over the range: one row per visitor (their total over
-    the range) is summed into n, sum and sum of squares per group, in the database."""
+    """Personalized against hold-out visitors over the range: each visitor's total over the range is
+    one observation. Read from the range's snapshot when beat made one, else summed from VisitorDay."""
     share = holdout_share_of(shop)
+    sums = stored_group_sums(shop=shop, start=start, end=end, share=share)
+    if sums is None:
+        sums = group_sums(shop=shop, start=start, end=end, share=share)
+    groups = {}
+    for key, (n, buyers, orders, revenue, revenue_sq, order_sq) in sums.items():
+        groups[key] = Group(
+            visitors=n,
+            buyers=buyers,
+            orders=orders,
+            revenue=revenue,
+            per_visitor=Moments(n, revenue, revenue_sq),
+            per_order=Moments(orders, revenue, order_sq),
+        )
+    a, b = groups[0], groups[1]
+    return Uplift(
+        holdout_share=share,
+        personalized=a,
+        holdout=b,
+        conversion=newcombe_interval(a.buyers, a.visitors, b.buyers, b.visitors),
+        aov=welch_interval(a.per_order, b.per_order),
+        per_visitor=welch_interval(a.per_visitor, b.per_visitor),
+    )
+
+
+GroupSums = dict[int, tuple[int, int, int, float, float, float]]
+
+
+def group_sums(*, shop: Shop, start: date, end: date, share: float) -> GroupSums:
+    """{0: personalized, 1: hold-out}: (visitors, buyers, orders, revenue, Σ revenue², Σ order revenue²),
+    one row per visitor (their total over the range) summed in the database."""
     table = connection.ops.quote_name(VisitorDay._meta.db_table)
     # Scoped to one shop by shop_id; each visitor's bucket is the same on every row of theirs.
     sql = f"""
@@ -179,28 +212,42 @@ def uplift_between(*, shop: Shop, start: date, end: date) -> Uplift:
               GROUP BY visitor_id) v
         GROUP BY 1
     """
-    groups = {0: Group(0, 0, 0, 0.0, Moments(), Moments()), 1: Group(0, 0, 0, 0.0, Moments(), Moments())}
-    with connection.cursor() as cursor:
+    sums: GroupSums = {0: (0, 0, 0, 0.0, 0.0, 0.0), 1: (0, 0, 0, 0.0, 0.0, 0.0)}
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # a 90-day range groups a few hundred thousand rows: hash them in memory, not on disk
+            cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(sql, [share, shop.id, start, end])
         for holdout, n, buyers, orders, revenue, revenue_sq, order_sq in cursor.fetchall():
-            revenue = float(revenue or 0)
-            groups[holdout] = Group(
-                visitors=n,
-                buyers=int(buyers or 0),
-                orders=int(orders or 0),
-                revenue=revenue,
-                per_visitor=Moments(n, revenue, float(revenue_sq or 0)),
-                per_order=Moments(int(orders or 0), revenue, float(order_sq or 0)),
+            sums[holdout] = (
+                n,
+                int(buyers or 0),
+                int(orders or 0),
+                float(revenue or 0),
+                float(revenue_sq or 0),
+                float(order_sq or 0),
             )
-    a, b = groups[0], groups[1]
-    return Uplift(
-        holdout_share=share,
-        personalized=a,
-        holdout=b,
-        conversion=newcombe_interval(a.buyers, a.visitors, b.buyers, b.visitors),
-        aov=welch_interval(a.per_order, b.per_order),
-        per_visitor=welch_interval(a.per_visitor, b.per_visitor),
-    )
+    return sums
+
+
+def stored_group_sums(*, shop: Shop, start: date, end: date, share: float) -> GroupSums | None:
+    row = RangeStats.objects.for_shop(shop).filter(start=start, end=end, holdout_share=share).first()
+    return {int(k): tuple(v) for k, v in row.groups.items()} if row else None
+
+
+def store_preset_ranges(*, shop: Shop, today: date) -> None:
+    """Snapshot the group sums of the ranges the overview offers (the last 7, 30 and 90 days)."""
+    share = holdout_share_of(shop)
+    RangeStats.objects.for_shop(shop).filter(end__lt=today).delete()
+    for days in PRESET_DAYS:
+        start = today - timedelta(days=days - 1)
+        sums = group_sums(shop=shop, start=start, end=today, share=share)
+        RangeStats.objects.update_or_create(
+            shop=shop,
+            start=start,
+            end=today,
+            defaults={"holdout_share": share, "groups": {str(k): list(v) for k, v in sums.items()}},
+        )
 
 
 def _num(value) -> str:

@@ -25,7 +25,7 @@ from personalize.analytics.attribution import (
     attribute_order,
     click_from_event,
 )
-from personalize.analytics.models import DayTotals, SourceDay, VisitorDay
+from personalize.analytics.models import DayTotals, RangeStats, SourceDay, VisitorDay
 from personalize.events.models import Event, Order, OrderLine
 from personalize.recommend.rules import holdout_bucket
 from personalize.shops.models import Shop
@@ -72,6 +72,8 @@ def rebuild_days(*, shop: Shop, days: Iterable[date]) -> int:
         with transaction.atomic():
             for model in (DayTotals, SourceDay, VisitorDay):
                 model.objects.for_shop(shop).filter(day=day).delete()
+            # a range snapshot that covers this day would now be stale
+            RangeStats.objects.for_shop(shop).filter(start__lte=day, end__gte=day).delete()
             if totals.events or totals.orders:
                 totals.save()
                 SourceDay.objects.bulk_create(sources)

@@ -3,6 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
+from personalize.analytics.report import store_preset_ranges
 from personalize.analytics.rollups import rebuild_days
 from personalize.shops.models import Shop
 
@@ -12,7 +13,11 @@ def rebuild_days_task(shop_id: int, days: list[str]) -> int:
     shop = Shop.objects.filter(id=shop_id).first()
     if shop is None:
         return 0
-    return rebuild_days(shop=shop, days=[timezone.datetime.fromisoformat(d).date() for d in days])
+    rebuilt = rebuild_days(shop=shop, days=[timezone.datetime.fromisoformat(d).date() for d in days])
+    today = timezone.now().date()
+    if today.isoformat() in days:
+        store_preset_ranges(shop=shop, today=today)
+    return rebuilt
 
 
 @shared_task(ignore_result=True)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from personalize.analytics import live
-from personalize.analytics.report import export_csv, overview
+from personalize.analytics.report import PRESET_DAYS, export_csv, overview
 from personalize.events.models import Event
 from personalize.shops.models import Shop
 from personalize.shops.services import access_shop
@@ -20,7 +20,6 @@ from personalize.shops.services import access_shop
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 TABLES = ("days", "widgets", "campaigns", "uplift")
-PRESETS = (7, 30, 90)
 
 
 class BadInput(ValueError):
@@ -67,7 +66,7 @@ def roi_context(*, request: HttpRequest, shop: Shop) -> tuple[dict, int]:
         "installed": Event.objects.for_shop(shop).exists(),
         "presets": [
             {"days": n, "start": (today - timedelta(days=n - 1)).isoformat(), "end": today.isoformat()}
-            for n in PRESETS
+            for n in PRESET_DAYS
         ],
         "range_query": f"start={start.isoformat()}&end={end.isoformat()}",
         "source_tables": [
@@ -87,7 +86,8 @@ def export(request: HttpRequest, shop_id: int, table: str) -> HttpResponse:
         start, end = parse_range(request.GET, timezone.now().date())
     except BadInput as exc:
         return exc.response()
-    body = export_csv(shop=shop, report=overview(shop=shop, start=start, end=end), table=table)
+    report = overview(shop=shop, start=start, end=end, with_uplift=table == "uplift")
+    body = export_csv(shop=shop, report=report, table=table)
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="shop-{shop.id}-{table}-{start}-{end}.csv"'
     response["Cache-Control"] = "no-store"

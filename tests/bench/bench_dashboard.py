@@ -17,7 +17,8 @@ Then the rollups are rebuilt for all 91 days (timed; what `manage.py rebuild_ana
 for today and yesterday (timed; what Celery beat does every 5 minutes). gunicorn (sync workers,
 DEBUG=0, PostgreSQL + Redis as in production) serves the dashboard to a logged-in member; each page is
 requested sequentially (warm-up, then REQUESTS times) with GET /healthz before and after it; server time
-comes from gunicorn's access log (%(D)s).
+comes from gunicorn's access log (%(D)s). The quick ranges (7, 30, 90 days) read the hold-out sums
+beat snapshotted; the custom 60-day range groups them live.
 """
 
 import json
@@ -222,6 +223,7 @@ def main() -> None:
     from django.test import Client
 
     from personalize.analytics.rollups import days_between, rebuild_days
+    from personalize.analytics.tasks import rebuild_days_task
     from personalize.shops.services import create_shop
     from tests.factories import make_user
 
@@ -239,8 +241,10 @@ def main() -> None:
     rebuild_days(shop=shop, days=days_between(today - timedelta(days=DAYS), today))
     full_rebuild = time.perf_counter() - started
     started = time.perf_counter()
-    rebuild_days(shop=shop, days=[today - timedelta(days=1), today])
+    rebuild_days_task(shop.id, [(today - timedelta(days=1)).isoformat(), today.isoformat()])  # beat's work
     recent_rebuild = time.perf_counter() - started
+    # autovacuum's ANALYZE would see the new rollup tables soon; do it now rather than wait
+    manage("shell", "-c", "from django.db import connection; connection.cursor().execute('ANALYZE')", env=ENV)
     print(
         f"rollups: {DAYS + 1} days in {full_rebuild:.1f} s; today+yesterday in {recent_rebuild:.2f} s",
         flush=True,
@@ -255,6 +259,9 @@ def main() -> None:
     pages = {
         "overview_30_days": shop_url,
         "overview_90_days": shop_url + "?" + ninety,
+        # not one of the quick ranges, so no snapshot: the hold-out sums are grouped live
+        "overview_60_days_custom": shop_url
+        + f"?start={(today - timedelta(days=59)).isoformat()}&end={today.isoformat()}",
         "csv_days_90_days": shop_url + "analytics/days.csv?" + ninety,
         "csv_uplift_90_days": shop_url + "analytics/uplift.csv?" + ninety,
         "live_json": shop_url + "analytics/live.json",
@@ -310,6 +317,7 @@ def main() -> None:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     overview = [results[k]["server"]["p95_ms"] for k in ("overview_30_days", "overview_90_days")]
+    custom = results["overview_60_days_custom"]["server"]["p95_ms"]
     summary = {
         "what": "ROI overview server time on a 1M-event shop, beside /healthz; rollup build times",
         "server": f"gunicorn {WORKERS} sync workers, DEBUG=0, PostgreSQL + Redis; {REQUESTS} sequential "
@@ -324,7 +332,11 @@ def main() -> None:
         },
         "healthz": healthz_stats,
         "pages": results,
-        "target": {"overview_p95_ms_below": TARGET_MS, "met": max(overview) < TARGET_MS},
+        "target": {
+            "overview_p95_ms_below": TARGET_MS,
+            "met_for_the_quick_ranges": max(overview) < TARGET_MS,
+            "met_for_a_custom_60_day_range": custom < TARGET_MS,
+        },
     }
     path = write_result("dashboard", summary)
     print(json.dumps(summary, indent=2))

@@ -5,7 +5,9 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Max, Min
+from django.utils import timezone
 
+from personalize.analytics.report import store_preset_ranges
 from personalize.analytics.rollups import days_between, rebuild_days
 from personalize.events.models import Event, Order
 from personalize.shops.models import Shop
@@ -48,6 +50,7 @@ class Command(BaseCommand):
                 raise CommandError("--to is before --from.")
             days = days_between(first, last)
             rebuilt = rebuild_days(shop=s, days=days)
+            store_preset_ranges(shop=s, today=timezone.now().date())
             summary.append(
                 {"shop_id": s.id, "from": first.isoformat(), "to": last.isoformat(), "days": rebuilt}
             )
