@@ -175,10 +175,13 @@ def campaign_status(request: HttpRequest, shop_id: int, campaign_id: int) -> Htt
     if status not in (Campaign.ACTIVE, Campaign.PAUSED):
         messages.error(request, "Choose active or paused.")
     else:
-        update_campaign(shop=shop, campaign=campaign, status=status)
-        messages.success(
-            request, f"“{campaign.name}” is {'live' if status == Campaign.ACTIVE else 'paused'}."
-        )
+        try:
+            update_campaign(shop=shop, campaign=campaign, status=status)
+        except ValidationError as exc:  # e.g. a row the admin saved before a rule existed
+            messages.error(request, f"“{campaign.name}” needs fixing first: {'; '.join(exc.messages)}")
+        else:
+            state = "live" if status == Campaign.ACTIVE else "paused"
+            messages.success(request, f"“{campaign.name}” is {state}.")
     return redirect("dashboard:campaigns", shop_id=shop.id)
 
 

@@ -313,3 +313,21 @@ def test_variants_that_take_everything_leave_no_original(shop, campaign):
         CampaignVariant(shop=shop, campaign=campaign, key="C", share=50),
     ]
     assert split(variants) == [("B", 0.5), ("C", 1.0)]
+
+
+def test_an_invalid_stored_campaign_is_not_activated_and_says_why(bob_client, shop):
+    # Saved around the validation (as an old admin row could be): no content at all.
+    broken = Campaign.objects.create(shop=shop, name="Broken", status="paused")
+    response = bob_client.post(url(shop, f"{broken.id}/status/"), {"status": "active"}, follow=True)
+    assert response.status_code == 200
+    assert "needs fixing first" in response.content.decode()
+    broken.refresh_from_db()
+    assert broken.status == "paused"
+
+
+def test_the_list_makes_a_fixed_number_of_queries(bob_client, shop, django_assert_max_num_queries):
+    for i in range(5):
+        c = Campaign.objects.create(shop=shop, name=f"C{i}", title="x")
+        CampaignVariant.objects.create(shop=shop, campaign=c, key="B", share=10, title="y")
+    with django_assert_max_num_queries(10):
+        assert bob_client.get(url(shop)).status_code == 200

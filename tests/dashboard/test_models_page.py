@@ -123,3 +123,10 @@ def test_outsiders_get_404_and_change_nothing(charlie_client, client, shop):
     # logged out: to the login page
     response = client.get(models_url(shop))
     assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_the_page_makes_a_fixed_number_of_queries(bob_client, shop, django_assert_max_num_queries):
+    for status in (ModelVersion.ACTIVE, ModelVersion.REJECTED, ModelVersion.FAILED, ModelVersion.RETIRED):
+        make_version(shop, status)
+    with django_assert_max_num_queries(8):
+        assert bob_client.get(models_url(shop)).status_code == 200
