@@ -181,15 +181,21 @@ def widget_preview(request: HttpRequest, shop_id: int, widget: str) -> JsonRespo
         )
     data = form.cleaned_data
     drafts = [d for d in (f.draft() for f in rules.forms) if d]
+    product_id = data["preview_product"].strip()
+    if widget in NEEDS_PRODUCT and not product_id:
+        # Previewed on the shop's top trending product, as on a busy product page.
+        top = serving.recommend(shop=shop, query=serving.Query(widget="trending", limit=1))["items"]
+        product_id = top[0]["product_id"] if top else ""
     query = serving.Query(
         widget=widget,
-        product_id=data["preview_product"].strip(),
+        product_id=product_id,
         limit=data["limit"] or DEFAULT_WIDGET_LIMIT,
         category=data["category"],
         min_price=float(data["min_price"]) if data["min_price"] is not None else None,
         max_price=float(data["max_price"]) if data["max_price"] is not None else None,
     )
     answer = preview(shop=shop, query=query, rules=drafts, max_per_category=data["max_per_category"])
+    answer["product_id"] = product_id
     answer["title"] = data["title"].strip() or WIDGET_TITLES[widget]
     answer["layout"] = data["layout"] or LAYOUTS[0]
     answer["locale"] = shop.locale or default_locale(shop.currency)

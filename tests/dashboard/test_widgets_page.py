@@ -219,3 +219,15 @@ def test_the_save_form_needs_csrf(alice, shop):
     client.force_login(alice)
     assert "csrfmiddlewaretoken" in client.get(url(shop, "trending/")).content.decode()
     assert client.post(url(shop, "trending/"), form_data(title="x")).status_code == 403
+
+
+def test_similar_is_previewed_on_a_product(bob_client, trained):
+    # no product given: the shop's top trending one, and its neighbours (same taste group) lead
+    data = bob_client.get(url(trained, "similar/preview.json"), form_data()).json()
+    anchor = data["product_id"]
+    assert anchor and anchor not in [i["product_id"] for i in data["items"]]
+    leading = [i["product_id"] for i in data["items"][:3]]
+    assert all(p[0] == anchor[0] for p in leading), (anchor, leading)
+    chosen = bob_client.get(url(trained, "similar/preview.json"), form_data(preview_product="b2")).json()
+    assert chosen["product_id"] == "b2"
+    assert [i["product_id"][0] for i in chosen["items"][:3]] == ["b", "b", "b"]

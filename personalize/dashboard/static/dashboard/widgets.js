@@ -60,7 +60,8 @@
       list.append(li);
     });
     state.textContent = data.items.length
-      ? data.items.length + " products" + (data.model_version ? " · model version " + data.model_version : " · no trained model: fallbacks")
+      ? data.items.length + " products" + (data.model_version ? " · model version " + data.model_version : " · no trained model: fallbacks") +
+        (data.product_id ? " · on product " + data.product_id : "")
       : "No products match these settings.";
   }
 
