@@ -1,9 +1,13 @@
 """The live feed websocket, through the real ASGI application (origin check, session auth, routing)."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 from django.test import Client
 
 from personalize.analytics import live
@@ -95,3 +99,35 @@ def test_collect_goes_on_when_the_channel_layer_is_down(shop, settings):
     live.watch(shop.id)
     result = record_events(shop=shop, batch=[make_event("page_view")])
     assert result.accepted == 1
+
+
+def test_collect_nudges_the_shops_group_only_while_someone_watches(shop, other_shop):
+    layer = get_channel_layer()
+
+    async def scenario():
+        channel = await layer.new_channel()
+        await layer.group_add(live.group_name(shop.id), channel)
+
+        async def next_message(timeout=2.0):
+            try:
+                return await asyncio.wait_for(layer.receive(channel), timeout)
+            except TimeoutError:
+                return None
+
+        # collect runs in a plain thread without an event loop, as in a sync WSGI worker
+        def collect(s, n):
+            try:
+                return record_events(shop=s, batch=[make_event("page_view") for _ in range(n)])
+            finally:
+                connections.close_all()  # this thread's connection, or the test database stays in use
+
+        await asyncio.to_thread(collect, shop, 1)
+        assert await next_message(0.5) is None  # nobody watches: no message
+
+        await database_sync_to_async(live.watch)(shop.id)
+        await asyncio.to_thread(collect, other_shop, 1)  # another shop's group
+        await asyncio.to_thread(collect, shop, 2)
+        assert await next_message() == {"type": "feed.events", "count": 2}
+        assert await next_message(0.5) is None
+
+    run(scenario)
