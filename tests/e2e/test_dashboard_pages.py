@@ -133,3 +133,32 @@ def test_a_member_edits_widgets_and_campaigns_retrains_and_sees_settings(server,
     assert page.get_by_role("heading", name="Secret API keys").count() == 0
     tab.screenshot("dashboard-settings")
     assert not tab.errors, tab.errors
+
+
+def test_the_owner_invites_a_teammate_by_email_from_settings(server, tab):
+    """The demo shop's owner (load_demo's account) invites by email; the server prints the mail
+    (console backend, as `make run`), and the open invitation is listed until withdrawn."""
+    from personalize.demo.services import DEMO_EMAIL, DEMO_PASSWORD
+
+    page = tab.page
+    page.goto(server.url + "/login/")
+    page.get_by_label("Email").fill(DEMO_EMAIL)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/dashboard/"))
+    page.goto(f"{server.url}/dashboard/shops/{server.shop_id}/settings/")
+    assert page.get_by_role("heading", name="Secret API keys").is_visible()
+    invitee = f"teammate-{secrets.token_hex(3)}@example.com"
+    form = page.locator("form", has=page.get_by_role("button", name="Send invitation"))
+    form.get_by_label("Email").fill(invitee)
+    form.get_by_label("Role").select_option("member")
+    form.get_by_role("button", name="Send invitation").click()
+    page.wait_for_url(re.compile(r"/settings/#members$"))
+    assert f"Invitation sent to {invitee}" in page.locator(".messages").inner_text()
+    row = page.locator("tr", has_text=invitee)
+    assert "Member" in row.inner_text()
+    tab.screenshot("dashboard-settings-owner")
+    row.get_by_role("button", name=f"Withdraw the invitation to {invitee}").click()
+    assert "withdrawn" in page.locator(".messages").inner_text()
+    assert page.locator("tr", has_text=invitee).count() == 0
+    assert not tab.errors, tab.errors
