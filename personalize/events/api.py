@@ -26,6 +26,7 @@ from personalize.events.services import (
     record_orders,
 )
 from personalize.events.validation import validate_order
+from personalize.lib.http import json_answer, json_error
 from personalize.shops.services import resolve_request_shop
 from personalize.shops.tenancy import ShopAPIView
 
@@ -74,43 +75,53 @@ class CollectView(APIView):
         origin = request.META.get("HTTP_ORIGIN")
         limit = settings.PZ_COLLECT_MAX_BYTES
         if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
-            return error(413, "body", f"must be at most {limit // 1024} KB")
-        raw = request._request.read(limit + 1)
+            return json_error(413, "body", f"must be at most {limit // 1024} KB")
+        raw = request.read(limit + 1)
         if len(raw) > limit:
-            return error(413, "body", f"must be at most {limit // 1024} KB")
+            return json_error(413, "body", f"must be at most {limit // 1024} KB")
         try:
             # surrogateescape keeps non-UTF-8 bytes visible, so only the event holding them is rejected.
             body = json.loads(raw.decode("utf-8", errors="surrogateescape"))
         except ValueError as exc:
-            return error(400, "body", f"is not valid JSON: {exc}")
+            return json_error(400, "body", f"is not valid JSON: {exc}")
         if not isinstance(body, dict):
-            return error(400, "body", "must be a JSON object with site_key and events")
+            return json_error(400, "body", "must be a JSON object with site_key and events")
 
-        shop, denial = self._resolve_shop(request, body, origin)
+        shop, denial = resolve_request_shop(
+            authorization=request.META.get("HTTP_AUTHORIZATION", ""),
+            site_key=body.get("site_key"),
+            origin=origin,
+            referer=request.META.get("HTTP_REFERER"),
+        )
         if denial is not None:
-            return denial
+            return json_error(403, *denial)
         events = body.get("events")
         if not isinstance(events, list):
-            return allow_cors(error(400, "events", "must be a list of events"), origin)
+            return json_error(400, "events", "must be a list of events", origin=origin)
         if len(events) > settings.PZ_COLLECT_MAX_EVENTS:
-            return allow_cors(
-                error(413, "events", f"must hold at most {settings.PZ_COLLECT_MAX_EVENTS} events"), origin
+            return json_error(
+                413, "events", f"must hold at most {settings.PZ_COLLECT_MAX_EVENTS} events", origin=origin
             )
         if not events:
-            return allow_cors(Response(CollectResult().as_json()), origin)
+            return json_answer(CollectResult().as_json(), origin=origin)
         retry_after = ratelimit.take_events(shop_id=shop.id, limit=shop.collect_rate_limit, count=len(events))
         if retry_after is not None:
-            return allow_cors(
-                error(
-                    429,
-                    "events",
-                    "over the shop's event rate; retry later",
-                    **{"Retry-After": str(retry_after)},
-                ),
-                origin,
+            return json_error(
+                429,
+                "events",
+                "over the shop's event rate; retry later",
+                origin=origin,
+                **{"Retry-After": str(retry_after)},
             )
         result = record_events(shop=shop, batch=events)
-        return allow_cors(Response(result.as_json()), origin)
+        return json_answer(result.as_json(), origin=origin)
+
+    def dispatch(self, request, *args, **kwargs):
+        # The hot path answers Django's request directly (see personalize.lib.http); the CORS
+        # preflight and other methods go the DRF way.
+        if request.method == "POST":
+            return self.post(request)
+        return super().dispatch(request, *args, **kwargs)
 
     def options(self, request, *args, **kwargs):
         """CORS preflight, for clients that send application/json. The POST itself checks the key."""
@@ -123,16 +134,6 @@ class CollectView(APIView):
             response["Access-Control-Max-Age"] = "86400"
             response["Vary"] = "Origin"
         return response
-
-    @staticmethod
-    def _resolve_shop(request, body: dict, origin: str | None):
-        shop, denial = resolve_request_shop(
-            authorization=request.META.get("HTTP_AUTHORIZATION", ""),
-            site_key=body.get("site_key"),
-            origin=origin,
-            referer=request.META.get("HTTP_REFERER"),
-        )
-        return (None, error(403, *denial)) if denial else (shop, None)
 
 
 class OrdersView(ShopAPIView):

@@ -3,13 +3,13 @@
 
 import math
 
-from django.http import JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.views import APIView
 
 from personalize.events.serializers import ErrorSerializer
+from personalize.lib.http import json_answer, json_error
 from personalize.recommend.models import WIDGETS
 from personalize.recommend.rules import normalize_category
 from personalize.recommend.serving import Query, recommend
@@ -163,31 +163,21 @@ class RecommendationsView(APIView):
             referer=request.META.get("HTTP_REFERER"),
         )
         if denial is not None:
-            return _answer(_error(*denial), 403)
+            return _private(json_error(403, *denial))
         try:
             query = parse_query(request.GET)
         except BadParam as exc:
-            return _answer(_error(exc.field, exc.reason), 400, origin)
-        return _answer(recommend(shop=shop, query=query), 200, origin)
+            return _private(json_error(400, exc.field, exc.reason, origin=origin))
+        return _private(json_answer(recommend(shop=shop, query=query), origin=origin))
 
     def dispatch(self, request, *args, **kwargs):
-        # The hot path answers Django's own request with a plain JSON response: DRF's request
-        # wrapping, content negotiation and renderer cost a fifth of an answer. The class stays an
-        # APIView for the OpenAPI schema (and answers other methods the DRF way).
+        # The hot path answers Django's request directly (see personalize.lib.http).
         if request.method == "GET":
             return self.get(request)
         return super().dispatch(request, *args, **kwargs)
 
 
-def _error(field: str, reason: str) -> dict:
-    return {"detail": reason, "errors": {field: [reason]}}
-
-
-def _answer(payload: dict, status: int, origin: str | None = None) -> JsonResponse:
-    response = JsonResponse(payload, status=status, json_dumps_params={"separators": (",", ":")})
+def _private(response):
     # Answers are per visitor and change with every event: no shared or stored copies.
     response["Cache-Control"] = "private, no-store"
-    if origin and status != 403:
-        response["Access-Control-Allow-Origin"] = origin
-        response["Vary"] = "Origin"
     return response

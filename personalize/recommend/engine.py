@@ -665,7 +665,13 @@ def _neighbour_part(
     total = float(np.abs(weights).sum())
     if not items.size or total <= 0:
         return None
-    return np.asarray((weights / total) @ similar[items]).ravel()
+    # the rows read straight from the CSR arrays: scipy's row indexing costs more than the sum here
+    starts, ends = similar.indptr[items], similar.indptr[items + 1]
+    cols = np.concatenate([similar.indices[a:b] for a, b in zip(starts, ends, strict=True)])
+    vals = np.concatenate(
+        [similar.data[a:b] * (w / total) for a, b, w in zip(starts, ends, weights.tolist(), strict=True)]
+    )
+    return np.bincount(cols, weights=vals, minlength=similar.shape[1]).astype(np.float32)
 
 
 def score(
@@ -711,13 +717,16 @@ def score_users(model: Model, user_rows: np.ndarray, history: sp.spmatrix | None
         out = np.repeat(model.item_bias[None, :].astype(np.float32), rows.size, axis=0)
     if history is not None and model.similar is not None and blend.get("neighbour"):
         size = min(model.similar.shape[0], n_items)
-        h = sp.csr_matrix(sp.csr_matrix(history)[rows][:, :size], dtype=np.float32)
+        h = sp.csr_matrix(history)[rows]
+        if h.shape[1] != size:
+            h = h[:, :size]
+        h = sp.csr_matrix(h, dtype=np.float32, copy=True)
         h.data = np.abs(h.data)
         norm = np.asarray(h.sum(axis=1)).ravel()
         norm[norm == 0] = 1.0
-        part = (
-            sp.diags((float(blend["neighbour"]) / norm).astype(np.float32)) @ h @ model.similar[:size, :size]
-        ).tocoo()
+        # slicing a big `similar` copies it: top_n calls this once per batch
+        similar = model.similar if model.similar.shape == (size, size) else model.similar[:size, :size]
+        part = (sp.diags((float(blend["neighbour"]) / norm).astype(np.float32)) @ h @ similar).tocoo()
         out[part.row, part.col] += part.data  # one entry per (row, col): a sparse product sums duplicates
     return out
 

@@ -465,9 +465,12 @@ def _bought_before(ranker: store.Ranker | None, query: Query) -> list[int]:
     if ranker is None or ranker.artifacts.user_bought is None:
         return []
     row = _known_user(ranker, query)
-    if row is None:
+    bought = ranker.artifacts.user_bought
+    if row is None or row >= bought.shape[0]:
         return []
-    return ranker.products(ranker.artifacts.user_bought[row].indices.astype(np.int64)).tolist()
+    return ranker.products(
+        bought.indices[bought.indptr[row] : bought.indptr[row + 1]].astype(np.int64)
+    ).tolist()
 
 
 def _model_history(
@@ -532,17 +535,15 @@ def _scaled_like(vector: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 def _neighbours(ranker: store.Ranker, model_items: np.ndarray) -> list[np.ndarray]:
     """Catalog indices of the precomputed neighbours of trained items."""
-    similar = ranker.model.similar
-    if similar is None:
+    similar, lists = ranker.model.similar, ranker.neighbour_lists
+    if similar is None or lists is None:
         return []
-    out = []
-    for m in model_items.tolist():
-        if 0 <= m < ranker.n_trained:
-            start, end = similar.indptr[m], similar.indptr[m + 1]
-            row = similar.indices[start:end]
-            order = np.argsort(-similar.data[start:end], kind="stable")
-            out.append(ranker.products(row[order].astype(np.int64)))
-    return out
+    indptr = similar.indptr
+    return [
+        ranker.products(lists[indptr[m] : indptr[m + 1]])
+        for m in model_items.tolist()
+        if 0 <= m < ranker.n_trained
+    ]
 
 
 def _closest(ranker: store.Ranker, candidates: np.ndarray, sources: np.ndarray) -> np.ndarray:

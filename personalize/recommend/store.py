@@ -311,6 +311,8 @@ class Ranker:
     trending_score: np.ndarray
     user_keys: np.ndarray  # sorted user ids ("c:…", "v:…")
     user_rows: np.ndarray  # their rows in the model
+    # model.similar's column indices with each row ordered by weight, strongest first (its indptr)
+    neighbour_lists: np.ndarray | None = None
 
     def user_row(self, key: str) -> int | None:
         if not key or not self.user_keys.size:
@@ -390,7 +392,16 @@ def build_ranker(version_id: int, art: artifact_files.Artifacts, catalog: Catalo
         trending_score=trending_score[trending_cat >= 0],
         user_keys=np.asarray(art.user_ids)[order],
         user_rows=order,
+        neighbour_lists=_by_weight(model.similar),
     )
+
+
+def _by_weight(similar: sp.csr_matrix | None) -> np.ndarray | None:
+    """The column indices of each row of `similar`, strongest first: sorted once here, not per request."""
+    if similar is None:
+        return None
+    rows = np.repeat(np.arange(similar.shape[0]), np.diff(similar.indptr))
+    return similar.indices[np.lexsort((-similar.data, rows))].astype(np.int64)
 
 
 # --- per-shop state, LRU-bounded ------------------------------------------------------------------
