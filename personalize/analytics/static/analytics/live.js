@@ -41,7 +41,7 @@
     if (check && data.installed && !check.classList.contains("install-check--ok")) {
       check.classList.add("install-check--ok");
       check.querySelector("[data-install-text]").textContent =
-        "Installed: your store's first event arrived. Reload this page to see it in the numbers.";
+        "Installed: your store's first event arrived. The numbers below catch up within 5 minutes.";
     }
   }
 
