@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from personalize.demo.services import DEMO_EMAIL, DEMO_PASSWORD
 from tests.e2e.test_storefront import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -100,4 +101,22 @@ def test_sign_up_install_the_tag_and_see_the_first_visit(server, tab):
     page.wait_for_timeout(1500)  # let the charts finish drawing before the screenshot
     tab.screenshot("roi-overview")
     assert visitor and not store_errors
+    assert not tab.errors, tab.errors
+
+
+def test_without_websockets_the_live_card_polls(server, tab):
+    page = tab.page
+    # a proxy that refuses websocket upgrades: every connection attempt is closed at once
+    page.route_web_socket(re.compile(r".*/ws/.*"), lambda ws: ws.close())
+    page.goto(server.url + "/login/")
+    page.get_by_label("Email").fill(DEMO_EMAIL)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/dashboard/**")
+    page.goto(server.url + f"/dashboard/shops/{server.shop_id}/")
+    wait_for(lambda: page.locator("[data-live-mode]").inner_text() == "updating every 5 s", what="polling")
+    latest = page.locator('[data-live="latest"]')
+    wait_for(lambda: "visitor" in latest.inner_text(), what="the latest events from live.json")
+    assert page.locator("[data-install-check]").count() == 0  # the demo shop is installed
+    tab.screenshot("roi-overview-polling")
     assert not tab.errors, tab.errors
