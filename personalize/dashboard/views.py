@@ -4,6 +4,8 @@ Every shop page resolves access once through `access_shop`, which gives the same
 shop and for someone else's; owner-only pages and actions pass `owner_only=True`.
 """
 
+import re
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -81,6 +83,12 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("dashboard:home")
     form = forms.SignupForm(request.POST) if request.method == "POST" else forms.SignupForm()
+    if not form.is_bound:
+        # Coming from an invitation: sign up with the address it was sent to.
+        invited = re.fullmatch(r"/invitations/([A-Za-z0-9_-]+)/", request.GET.get("next", ""))
+        found = find_invitation(invited.group(1)) if invited else None
+        if found is not None and found.is_open(timezone.now()):
+            form.initial["email"] = found.email
     if form.is_bound and form.is_valid():
         try:
             user = create_account(email=form.cleaned_data["email"], password=form.cleaned_data["password"])

@@ -138,7 +138,9 @@ def test_an_invitee_signs_up_and_joins(alice_client, shop, django_capture_on_com
     page = visitor.get(f"/invitations/{token}/")
     assert page.status_code == 200 and "Join Alice&#x27;s Shop" in page.content.decode()
     assert page["Cache-Control"].startswith("max-age=0")
-    # sign up through the invitation's link, and come back to it
+    # sign up through the invitation's link (the address is filled in), and come back to it
+    form = visitor.get(f"/signup/?next=/invitations/{token}/").context["form"]
+    assert form.initial["email"] == "dana@example.com"
     signup = visitor.post(
         "/signup/", {"email": "dana@example.com", "password": PASSWORD, "next": f"/invitations/{token}/"}
     )

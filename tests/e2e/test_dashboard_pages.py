@@ -76,6 +76,15 @@ def test_a_member_edits_widgets_and_campaigns_retrains_and_sees_settings(server,
     page.wait_for_function(
         f"document.querySelector('#preview-items .rec')?.dataset.productId === {last_id!r}"
     )
+    # a fourth rule row, added in the page: bury the second product, it drops behind the rest
+    page.get_by_role("button", name="Add a rule").click()
+    second = page.locator(RECS).nth(1).get_attribute("data-product-id")
+    form.locator("#id_rules-3-action").select_option("bury")
+    form.locator("#id_rules-3-value").fill(second)
+    page.wait_for_function(
+        "[...document.querySelectorAll('#preview-items .rec')].length === 8 && "
+        f"![...document.querySelectorAll('#preview-items .rec')].some(e => e.dataset.productId === {second!r})"
+    )
     page.get_by_label("Title").fill("Hot this week")
     page.wait_for_function("document.getElementById('preview-heading').textContent === 'Hot this week'")
     tab.screenshot("dashboard-widget-editor")

@@ -89,6 +89,24 @@
     window.clearTimeout(timer);
     timer = window.setTimeout(refresh, 300);
   }
+  // One more rule row: the formset's empty form, numbered next.
+  var add = document.getElementById("add-rule");
+  var template = document.getElementById("rule-template");
+  if (add && template) {
+    add.addEventListener("click", function () {
+      var total = form.elements["rules-TOTAL_FORMS"];
+      var n = parseInt(total.value, 10);
+      var row = template.content.firstElementChild.cloneNode(true);
+      row.querySelectorAll("[id],[for],[name]").forEach(function (e) {
+        ["id", "for", "name"].forEach(function (a) {
+          if (e.hasAttribute(a)) e.setAttribute(a, e.getAttribute(a).replace("__prefix__", String(n)));
+        });
+      });
+      form.querySelector(".rules-table tbody").append(row);
+      total.value = String(n + 1);
+      row.querySelector("select").focus();
+    });
+  }
   form.addEventListener("input", later);
   form.addEventListener("change", later);
   refresh();
