@@ -31,7 +31,8 @@ class _ConsentSerializer(serializers.Serializer):
 class _HoldoutSerializer(serializers.Serializer):
     share = serializers.FloatField()
     seed = serializers.CharField(
-        help_text='A visitor is held out when fnv1a32(seed + ":" + visitor_id) / 2**32 < share.'
+        help_text='A visitor is held out when unit_hash(seed + ":" + visitor_id) < share '
+        "(FNV-1a 32 over UTF-8, then MurmurHash3's fmix32, divided by 2**32)."
     )
 
 
@@ -80,8 +81,8 @@ class _VariantSerializer(serializers.Serializer):
         help_text='The variant ("A" is the original); sent back as properties.variant.'
     )
     upto = serializers.FloatField(
-        help_text='Cumulative share: the visitor sees the first variant with fnv1a32(visitor_id + ":" + campaign id) '
-        "/ 2**32 < upto."
+        help_text='Cumulative share: the visitor sees the first variant with unit_hash(visitor_id + ":" + campaign id) '
+        "< upto."
     )
     content = _ContentSerializer(required=False, help_text="Absent: the campaign's own content.")
 

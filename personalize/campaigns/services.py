@@ -210,7 +210,7 @@ def build_snippet_config(*, shop: Shop, now: datetime) -> tuple[dict, int]:
             "honor_gpc": snippet_settings.honor_gpc,
             "honor_dnt": snippet_settings.honor_dnt,
         },
-        # The snippet computes fnv1a32(seed + ":" + visitor_id) / 2**32 < share, as
+        # The snippet computes unit_hash(seed + ":" + visitor_id) < share, as
         # recommend.rules.holdout_bucket does, and shows a hold-out visitor no campaign.
         "holdout": {"share": holdout_share, "seed": str(shop.id)},
         "widgets": {widget: _widget_json(widget, overrides.get(widget)) for widget in WIDGETS},

@@ -1,17 +1,17 @@
 """A/B variants: which one a visitor sees, computed the same way by the snippet (campaigns.js)."""
 
-from personalize.lib.hashing import fnv1a32
+from personalize.lib.hashing import unit_hash
 
 ORIGINAL = "A"
 CONTENT_FIELDS = ("title", "text", "image_url", "cta_text", "cta_url", "coupon_code")
 
 
 def variant_bucket(campaign_id: int | str, visitor_id: str) -> float:
-    """A visitor's fixed place in [0, 1) for one campaign: FNV-1a of "VISITOR_ID:CAMPAIGN_ID".
+    """A visitor's fixed place in [0, 1) for one campaign: `unit_hash` of "VISITOR_ID:CAMPAIGN_ID".
 
     The visitor id comes first so the string never equals the hold-out's "SHOP_ID:VISITOR_ID".
     """
-    return fnv1a32(f"{visitor_id}:{campaign_id}".encode()) / 2**32
+    return unit_hash(f"{visitor_id}:{campaign_id}")
 
 
 def split(variants) -> list[tuple[str, float]]:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from personalize.catalog.models import CATEGORY_SEPARATOR
-from personalize.lib.hashing import fnv1a32
+from personalize.lib.hashing import unit_hash
 from personalize.recommend.models import RecommenderConfig, WidgetRule
 from personalize.shops.models import Shop
 
@@ -94,10 +94,10 @@ def load_rules(*, shop: Shop) -> ShopRules:
 def holdout_bucket(shop_id: int, visitor_id: str) -> float:
     """A visitor's fixed place in [0, 1) for this shop: the same on every request and process.
 
-    FNV-1a (32 bit) of "SHOP_ID:VISITOR_ID": the snippet computes the same in a few bytes of
+    `unit_hash` of "SHOP_ID:VISITOR_ID": the snippet computes the same in a few bytes of
     JavaScript, so it knows without asking whether to show campaigns to a hold-out visitor.
     """
-    return fnv1a32(f"{shop_id}:{visitor_id}".encode()) / 2**32
+    return unit_hash(f"{shop_id}:{visitor_id}")
 
 
 def is_holdout(*, shop_id: int, visitor_id: str, share: float) -> bool:

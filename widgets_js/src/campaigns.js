@@ -67,8 +67,8 @@ export function campaigns(m) {
   function show(c) {
     open = true
     // A/B: a visitor always gets the same variant (its key, and its content unless it is the
-    // original), by the FNV-1a bucket the server computes too. The key goes into properties.
-    const h = m.fnv(m.vid + ':' + c.id) / 2 ** 32
+    // original), by the bucket the server computes too (hash.js). The key goes into properties.
+    const h = m.unit(m.vid + ':' + c.id)
     c = { ...c, ...c.variants?.find(v => h < v.upto) }
     const ev = { campaign_id: c.id, variant: c.key }
     m.track('campaign_impression', ev)

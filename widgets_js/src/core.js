@@ -1,7 +1,7 @@
 // The core (p.js): wires storage, tracking and transport, reads the shop's config, decides consent,
 // replays calls queued by the inline stub, and loads the blocks and campaigns chunks when needed.
 import { loadConfig } from './config.js'
-import { fnv1a32, inHoldout } from './hash.js'
+import { inHoldout, unit } from './hash.js'
 import { layout, reserve } from './layout.js'
 import { loader } from './loader.js'
 import { storage } from './storage.js'
@@ -28,7 +28,7 @@ export function start(tag = tagOf(document.currentScript)) {
   window.pz = pz
   // Listeners act only for the current instance (matters when tests or a store restart the snippet).
   m.layout = layout // shared with the blocks chunk
-  m.fnv = fnv1a32 // and with the campaigns chunk (A/B variants)
+  m.unit = unit // and with the campaigns chunk (A/B variants)
   m.reserve = reserve
   m.on = (target, type, fn, opt) => target.addEventListener(type, e => window.pz?._m == m && fn(e), opt)
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { fnv1a32, inHoldout } from '../src/hash.js'
+import { inHoldout, unit } from '../src/hash.js'
 import { matches, under } from '../src/targeting.js'
 
 // A shopper on a desktop, second page of a returning visit, with one candle holder in the cart.
@@ -73,15 +73,19 @@ describe('targeting', () => {
 })
 
 describe('hold-out hash', () => {
-  test('FNV-1a 32 gives the numbers personalize/lib/hashing.py gives', () => {
-    expect(fnv1a32('')).toBe(2166136261)
-    expect(fnv1a32('3:v-1')).toBe(4016307404)
-    expect(fnv1a32('3:café')).toBe(2469854798) // UTF-8 bytes, not UTF-16 units
+  test('unit gives the numbers personalize/lib/hashing.py unit_hash gives', () => {
+    expect(unit('')).toBe(0.6689221884589642)
+    expect(unit('3:v-1')).toBe(0.4897170134354383)
+    expect(unit('3:café')).toBe(0.767544946167618) // UTF-8 bytes, not UTF-16 units
   })
-  test('a visitor is in the hold-out iff hash / 2**32 < share', () => {
-    // 4016307404 / 2**32 = 0.935…
-    expect(inHoldout({ share: 0.94, seed: '3' }, 'v-1')).toBe(true)
-    expect(inHoldout({ share: 0.93, seed: '3' }, 'v-1')).toBe(false)
+  test('ids differing only in their last characters spread evenly', () => {
+    let under = 0
+    for (let i = 0; i < 150; i++) under += unit('9:v' + i) < 0.3
+    expect(under).toBe(52) // as the server's unit_hash; raw FNV-1a put 1 of these 150 under 0.3
+  })
+  test('a visitor is in the hold-out iff unit(seed:vid) < share', () => {
+    expect(inHoldout({ share: 0.49, seed: '3' }, 'v-1')).toBe(true)
+    expect(inHoldout({ share: 0.48, seed: '3' }, 'v-1')).toBe(false)
     expect(inHoldout({ share: 0, seed: '3' }, 'v-1')).toBe(false)
     expect(inHoldout(undefined, 'v-1')).toBe(false)
   })
