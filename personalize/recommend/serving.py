@@ -274,7 +274,7 @@ def _personal(ctx: Context, pool: _Pool) -> None:
             hist_catalog = past_catalog
     candidates = [ranker.trending[:TRENDING_CANDIDATES], ranker.new_products[:NEW_CANDIDATES]]
     if user_row is not None:
-        candidates.append(ranker.products(ranker.artifacts.top_n[user_row]))
+        candidates.append(_trained_user_top(ctx, user_row, past_items, past_weights))
     candidates.extend(_neighbours(ranker, hist_items[:NEIGHBOURS_OF]))
     if ctx.cart:
         candidates.extend(_bought_with_lists(ctx, ctx.cart)[0])
@@ -512,6 +512,27 @@ def _trained_history(ctx: Context, user_row: int) -> tuple[np.ndarray, np.ndarra
         if catalog_item >= 0:
             ctx.history_verbs.setdefault(catalog_item, "bought" if model_item in bought_items else "viewed")
     return items, weights, shown
+
+
+def _trained_user_top(
+    ctx: Context, user_row: int, past_items: np.ndarray, past_weights: np.ndarray
+) -> np.ndarray:
+    """Catalog indices of a known user's top-N: precomputed for users active lately, else ranked now
+    over every item from their trained vector and history, as training would have."""
+    ranker = ctx.ranker
+    top_n = ranker.artifacts.top_n
+    if user_row < top_n.shape[0] and top_n.shape[1] and top_n[user_row, 0] >= 0:
+        return ranker.products(top_n[user_row])
+    model = ranker.model
+    if user_row >= model.user_vectors.shape[0]:
+        return np.zeros(0, dtype=np.int64)
+    scores = engine.score(model, model.user_vectors[user_row], past_items, past_weights)
+    if ctx.view.rules.exclude_purchased and past_items.size:
+        scores[past_items] = -np.inf  # as training's top-N leaves out what they already had
+    n = min(max(top_n.shape[1], 1), scores.size)
+    best = np.argpartition(-scores, n - 1)[:n]
+    best = best[np.argsort(-scores[best], kind="stable")]
+    return ranker.products(best[np.isfinite(scores[best])])
 
 
 def _user_vector(

@@ -196,10 +196,13 @@ def _train(version: ModelVersion) -> None:
         "holdout": {"cutoff": datetime.fromtimestamp(cutoff, tz=UTC).isoformat()},
     }
 
-    # 2. The published model: the evaluated blend, refitted on all the data. What the metrics above
-    # describe is what serves (choosing again on newer folds cost as much as everything else).
+    # 2. The published model: the same procedure on all the data, the blend chosen again on folds
+    # that reach the newest weeks (the evaluation above judged the procedure, not one blend: on
+    # seasonal data the older folds' choice lost ta_feng's 1.0 x popularity, 0.0520 against 0.0599).
     everything = _matrix(data, config, mask=None, n_items=len(item_ids))
-    model = engine.fit(everything, features, algorithm=candidate.algorithm, params=candidate.params)
+    folds = _folds(data, config, mask=np.ones(data.size, dtype=bool), n_items=len(item_ids))
+    model = engine.fit(everything, features, algorithm="auto", validation=folds, num_threads=2)
+    model.params["evaluated_blend"] = candidate.blend
     model.params["price_edges"] = edges
     bought_together, lift = engine.co_purchase(_baskets(data, len(item_ids)), k=20)
     trending, trending_score = _trending(data, len(item_ids))
