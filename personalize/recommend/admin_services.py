@@ -11,8 +11,7 @@ from django.db import transaction
 
 from personalize.recommend import serving, store
 from personalize.recommend.models import WIDGETS, ModelVersion, RecommenderConfig, WidgetRule
-from personalize.recommend.realtime import Activity
-from personalize.recommend.rules import Rule, arrange, normalize_category
+from personalize.recommend.rules import Rule, normalize_category
 from personalize.recommend.training import request_training
 from personalize.shops.models import Shop
 
@@ -101,27 +100,9 @@ def preview(
         max_per_category=max_per_category,
         by_widget={**view.rules.by_widget, query.widget: [r.as_rule() for r in rules if r.value.strip()]},
     )
-    view = replace(view, rules=draft)
     query = replace(query, visitor_id="", session_id="", customer_id="")
-    # The serving steps of `serving.recommend`, with `view` in place of the stored one.
-    ctx = serving._context(shop, query, view, Activity())
-    picks = serving._fill(ctx, serving.CHAINS[query.widget], query.limit)
-    if picks:
-        picks = arrange(
-            picks,
-            limit=query.limit,
-            rules=draft.for_widget(query.widget),
-            product_id_of=ctx.catalog.product_ids.__getitem__,
-            category_of=ctx.catalog.paths.__getitem__,
-            pinnable_product=lambda pid: serving._pinnable(ctx, pid),
-            best_in_category=lambda value, taken: serving._best_in_category(ctx, value, taken),
-            max_per_category=max_per_category,
-        )
-    return {
-        "widget": query.widget,
-        "model_version": view.version_id,
-        "items": [serving._item(ctx, pick) for pick in picks],
-    }
+    answer = serving.recommend(shop=shop, query=query, rules=draft)
+    return {key: answer[key] for key in ("widget", "model_version", "items")}
 
 
 # --- model versions and training ------------------------------------------------------------------
