@@ -3,6 +3,12 @@ the session user and only from allowed hosts."""
 
 import os
 
+# A web process answers many small requests side by side: BLAS threads inside one request only fight
+# the other workers for the cores (and OpenBLAS spins while it waits). Set before numpy loads;
+# training runs in Celery workers, which keep their threads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator

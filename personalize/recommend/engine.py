@@ -689,11 +689,19 @@ def score(
             + blend.neighbour * (history_weights / sum(history_weights)) @ similar[history_items][:, c]
     Items beyond the `similar` matrix (arrived after training) get no neighbour part.
     """
-    n_items = model.item_vectors.shape[0]
-    idx = np.arange(n_items) if candidates is None else np.asarray(candidates, dtype=np.int64)
     blend = model.blend or {"factor": 1.0, "neighbour": 0.0}
-    out = model.item_bias[idx].astype(np.float32, copy=True)
     w_f = float(blend.get("factor", 1.0))
+    if candidates is None:  # every item: the arrays as they are (indexing would copy them)
+        out = model.item_bias.astype(np.float32, copy=True)
+        if user_vec is not None and w_f:
+            out += w_f * (model.item_vectors @ np.asarray(user_vec, dtype=np.float32))
+        part = _neighbour_part(model, history_items, history_weights)
+        if part is not None:
+            size = min(part.size, out.size)
+            out[:size] += float(blend["neighbour"]) * part[:size]
+        return out
+    idx = np.asarray(candidates, dtype=np.int64)
+    out = model.item_bias[idx].astype(np.float32, copy=True)
     if user_vec is not None and w_f:
         out += w_f * (model.item_vectors[idx] @ np.asarray(user_vec, dtype=np.float32))
     part = _neighbour_part(model, history_items, history_weights)
