@@ -31,12 +31,12 @@ def group_name(shop_id: int) -> str:
     return f"live.shop.{shop_id}"
 
 
-def _watch_key(shop_id: int) -> str:
+def watch_key(shop_id: int) -> str:
     return f"live:watch:{shop_id}"
 
 
 def watch(shop_id: int) -> None:
-    cache.set(_watch_key(shop_id), 1, timeout=WATCH_SECONDS)
+    cache.set(watch_key(shop_id), 1, timeout=WATCH_SECONDS)
 
 
 def snapshot(*, shop: Shop, now: datetime | None = None) -> dict:
@@ -83,11 +83,13 @@ def snapshot(*, shop: Shop, now: datetime | None = None) -> dict:
     }
 
 
-def notify_collected(*, shop: Shop, count: int) -> None:
+def notify_collected(*, shop: Shop, count: int, watched: bool | None = None) -> None:
     """Tell watching dashboards that `count` new events were stored. Never raises: the live feed
-    must not fail or slow collect."""
+    must not fail or slow collect. `watched`: the watch flag, when collect read it already."""
     try:
-        if not count or not cache.get(_watch_key(shop.id)):
+        if watched is None:
+            watched = bool(cache.get(watch_key(shop.id)))
+        if not count or not watched:
             return
         async_to_sync(get_channel_layer().group_send)(
             group_name(shop.id), {"type": "feed.events", "count": count}

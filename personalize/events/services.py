@@ -10,11 +10,11 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from personalize.analytics.live import notify_collected
+from personalize.analytics.live import notify_collected, watch_key
 from personalize.events.bulk import insert_rows
 from personalize.events.models import Event, Order, OrderLine, Visitor
 from personalize.events.validation import validate_event
-from personalize.recommend.realtime import forget_activity, remember_events
+from personalize.recommend.realtime import activity_keys, forget_activity, remember_events
 from personalize.shops.models import Shop
 
 # A visitor row is refreshed at most this often; last_seen is accurate to this.
@@ -75,6 +75,7 @@ def record_events(*, shop: Shop, batch: list, received_at: datetime | None = Non
 
     events = list(valid.values())
     _derive_sessions(shop, events)
+    prefetched = _prefetch(shop, events)
     rows = [_event_row(shop, event, now) for event in events]
     with transaction.atomic():
         _relax_commit_durability()
@@ -88,9 +89,10 @@ def record_events(*, shop: Shop, batch: list, received_at: datetime | None = Non
         purchases = [e for e in new_events if e["type"] == "purchase"]
         if purchases:
             record_orders(shop=shop, orders=[_order_from_event(e) for e in purchases], source="event")
-        _touch_visitors(shop, new_events)
-    remember_events(shop=shop, events=new_events)
-    notify_collected(shop=shop, count=len(stored))  # the dashboard's live feed; never raises
+        _touch_visitors(shop, new_events, fresh=prefetched)
+    remember_events(shop=shop, events=new_events, cached=prefetched)
+    watched = None if prefetched is None else bool(prefetched.get(watch_key(shop.id)))
+    notify_collected(shop=shop, count=len(stored), watched=watched)  # the live feed; never raises
     result.accepted = len(stored)
     result.duplicates += len(events) - len(stored)
     return result
@@ -174,6 +176,23 @@ def _relax_commit_durability() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
+def _prefetch(shop: Shop, events: list[dict]) -> dict | None:
+    """One cache round trip for all the batch reads later: which visitors were touched lately, their
+    real-time activity, and whether a dashboard watches the shop (three reads before). None when
+    the cache is down: each reader then tries on its own, as it did."""
+    keys = [_visitor_cache_key(shop, v) for v in {e["visitor_id"] for e in events}]
+    keys += activity_keys(shop=shop, events=events)
+    keys.append(watch_key(shop.id))
+    try:
+        return cache.get_many(keys)
+    except Exception:  # noqa: BLE001 (reported by the readers that retry)
+        return None
+
+
+def _visitor_cache_key(shop: Shop, visitor_id: str) -> str:
+    return f"vis:{shop.id}:{visitor_id}"
+
+
 def _session_cache_key(shop: Shop, visitor_id: str) -> str:
     return f"sess:{shop.id}:{visitor_id}"
 
@@ -198,9 +217,10 @@ def _derive_sessions(shop: Shop, events: list[dict]) -> None:
     cache.set_many({k: state[k] for k in keys}, timeout=idle)
 
 
-def _touch_visitors(shop: Shop, events: list[dict]) -> None:
+def _touch_visitors(shop: Shop, events: list[dict], fresh: dict | None = None) -> None:
     """Upsert the batch's visitors (first/last seen, customer id from identify), skipping the ones
-    refreshed in the last few minutes whose customer id did not change."""
+    refreshed in the last few minutes whose customer id did not change. `fresh`: the cache read
+    already (`_prefetch`)."""
     latest: dict[str, dict] = {}
     for event in events:
         seen = latest.setdefault(
@@ -209,8 +229,9 @@ def _touch_visitors(shop: Shop, events: list[dict]) -> None:
         seen["first"] = min(seen["first"], event["ts"])
         seen["last"] = max(seen["last"], event["ts"])
         seen["customer"] = event["customer_id"] or seen["customer"]
-    cache_keys = {f"vis:{shop.id}:{v}": v for v in latest}
-    fresh = cache.get_many(cache_keys)
+    cache_keys = {_visitor_cache_key(shop, v): v for v in latest}
+    if fresh is None:
+        fresh = cache.get_many(cache_keys)
     rows = [
         {
             "shop_id": shop.id,
@@ -239,8 +260,8 @@ def _touch_visitors(shop: Shop, events: list[dict]) -> None:
     transaction.on_commit(
         lambda: cache.set_many(
             {
-                f"vis:{shop.id}:{r['visitor_id']}": r["customer_id"]
-                or fresh.get(f"vis:{shop.id}:{r['visitor_id']}", "")
+                _visitor_cache_key(shop, r["visitor_id"]): r["customer_id"]
+                or fresh.get(_visitor_cache_key(shop, r["visitor_id"]), "")
                 for r in rows
             },
             timeout=VISITOR_TOUCH_SECONDS,
@@ -314,6 +335,6 @@ def erase_visitor(*, shop: Shop, visitor_id: str) -> dict | None:
     orders = Order.objects.for_shop(shop).filter(visitor_id=visitor_id).update(visitor_id="", customer_id="")
     if not (events or visitors or orders):
         return None
-    cache.delete_many([_session_cache_key(shop, visitor_id), f"vis:{shop.id}:{visitor_id}"])
+    cache.delete_many([_session_cache_key(shop, visitor_id), _visitor_cache_key(shop, visitor_id)])
     forget_activity(shop=shop, visitor_id=visitor_id)
     return {"events_deleted": events, "profile_deleted": bool(visitors), "orders_anonymized": orders}

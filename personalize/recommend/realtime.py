@@ -64,10 +64,17 @@ def read_activity(*, shop: Shop, visitor_id: str) -> Activity:
     return Activity.from_cached(cache.get(activity_key(shop.id, visitor_id)))
 
 
-def remember_events(*, shop: Shop, events: list[dict]) -> None:
+def activity_keys(*, shop: Shop, events: list[dict]) -> list[str]:
+    """The cache keys `remember_events` reads for these events (collect fetches them with its own)."""
+    visitors = {e["visitor_id"] for e in events if e.get("type") in TRACKED and e.get("visitor_id")}
+    return [activity_key(shop.id, visitor_id) for visitor_id in visitors]
+
+
+def remember_events(*, shop: Shop, events: list[dict], cached: dict | None = None) -> None:
     """Fold newly stored events (validated dicts: visitor_id, session_id, type, product_id, items, ts)
-    into their visitors' activity. Never raises: the events are stored already, and a cache outage
-    must not fail the collect request that carried them."""
+    into their visitors' activity. `cached`: their `activity_keys` read already, else read here.
+    Never raises: the events are stored already, and a cache outage must not fail the collect
+    request that carried them."""
     by_visitor: dict[str, list[dict]] = defaultdict(list)
     for event in events:
         if event.get("type") in TRACKED and event.get("visitor_id"):
@@ -76,7 +83,8 @@ def remember_events(*, shop: Shop, events: list[dict]) -> None:
         return
     try:
         keys = {activity_key(shop.id, visitor_id): visitor_id for visitor_id in by_visitor}
-        cached = cache.get_many(list(keys))
+        if cached is None:
+            cached = cache.get_many(list(keys))
         updated = {}
         for key, visitor_id in keys.items():
             activity = Activity.from_cached(cached.get(key))
