@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from personalize.campaigns.variants import ORIGINAL
+
 WIDGET, CAMPAIGN = "widget", "campaign"
 UNKNOWN_WIDGET = "unknown"
 
@@ -23,6 +25,7 @@ class Click:
     kind: str  # WIDGET or CAMPAIGN
     key: str  # the widget type, or the campaign id
     product_id: str  # "" for a campaign's call-to-action
+    variant: str = ""  # a campaign click's A/B variant key ("A" the original); "" for a widget
 
 
 @dataclass(frozen=True)
@@ -31,13 +34,24 @@ class Line:
     value: Decimal  # price x quantity
 
 
+def variant_key(value) -> str:
+    """A campaign event's `properties.variant` as the rollups store it: without one, the original."""
+    return ("" if value is None else str(value).strip())[:2] or ORIGINAL
+
+
 def click_from_event(
-    *, type: str, ts: datetime, product_id: str, campaign_id: str, widget: str | None
+    *,
+    type: str,
+    ts: datetime,
+    product_id: str,
+    campaign_id: str,
+    widget: str | None,
+    variant: str | None = None,
 ) -> Click:
     """A stored rec_click / campaign_click event as a Click."""
     if type == "rec_click":
         return Click(ts, WIDGET, (widget or UNKNOWN_WIDGET)[:64], product_id)
-    return Click(ts, CAMPAIGN, campaign_id[:64], product_id)
+    return Click(ts, CAMPAIGN, campaign_id[:64], product_id, variant_key(variant))
 
 
 def attribute_order(

@@ -25,14 +25,19 @@ class DayTotals(ShopOwned):
 
 
 class SourceDay(ShopOwned):
-    """One widget (by type) or one campaign on one day: exposure, clicks and what they earned."""
+    """One widget (by type), one campaign, or one A/B variant of a campaign on one day: exposure,
+    clicks and what they earned. A campaign's variant rows split its campaign row (every campaign
+    has them, "A" alone when it is not A/B tested); the campaign row is the total."""
 
-    WIDGET, CAMPAIGN = "widget", "campaign"
-    KINDS = [(WIDGET, "widget"), (CAMPAIGN, "campaign")]
+    WIDGET, CAMPAIGN, VARIANT = "widget", "campaign", "variant"
+    KINDS = [(WIDGET, "widget"), (CAMPAIGN, "campaign"), (VARIANT, "campaign variant")]
 
     day = models.DateField()
     kind = models.CharField(max_length=8, choices=KINDS)
     key = models.CharField(max_length=64, help_text="The widget type, or the campaign id.")
+    variant = models.CharField(
+        max_length=2, blank=True, default="", help_text='The variant key ("A" the original), on variant rows.'
+    )
     impressions = models.PositiveIntegerField(default=0)
     clicks = models.PositiveIntegerField(default=0)
     conversions = models.PositiveIntegerField(default=0, help_text="Orders with a line attributed here.")
@@ -40,7 +45,9 @@ class SourceDay(ShopOwned):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["shop", "day", "kind", "key"], name="sourceday_unique_key")
+            models.UniqueConstraint(
+                fields=["shop", "day", "kind", "key", "variant"], name="sourceday_unique_key_variant"
+            )
         ]
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import io
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -14,12 +15,14 @@ from personalize.analytics.models import DayTotals, RangeStats, SourceDay, Visit
 from personalize.analytics.rollups import days_between
 from personalize.analytics.stats import Interval, Moments, newcombe_interval, welch_interval
 from personalize.campaigns.models import Campaign
+from personalize.campaigns.variants import ORIGINAL
 from personalize.recommend.models import RecommenderConfig
 from personalize.shops.models import Shop
 
 ZERO = Decimal(0)
 # The overview's quick ranges (days ending today); beat snapshots their hold-out sums.
 PRESET_DAYS = (7, 30, 90)
+NOT_SIGNIFICANT = "Not significant yet: the difference could still be zero. Keep collecting data."
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ class Uplift:
             return (
                 "The hold-out group earns more per visitor than personalized visitors (significant at 95%)."
             )
-        return "Not significant yet: the difference could still be zero. Keep collecting data."
+        return NOT_SIGNIFICANT
 
     @property
     def significant(self) -> bool:
@@ -130,40 +133,101 @@ def overview(*, shop: Shop, start: date, end: date, with_uplift: bool = True) ->
 
 
 def _sources(shop: Shop, kind: str, in_range: dict, revenue: Decimal) -> list[dict]:
-    rows = (
-        SourceDay.objects.for_shop(shop)
-        .filter(kind=kind, **in_range)
-        .values("key")
-        .annotate(
-            impressions=Sum("impressions"),
-            clicks=Sum("clicks"),
-            conversions=Sum("conversions"),
-            attributed_revenue=Sum("attributed_revenue"),
-        )
-        .order_by("key")
-    )
-    names = {}
+    """Per widget or campaign over the range; a campaign's row lists its A/B variants' rows (none
+    unless a variant other than the original was seen in the range)."""
+    # a campaign's variant rows come in the same query (the page's query count is bounded)
+    kinds = [kind, SourceDay.VARIANT] if kind == CAMPAIGN else [kind]
+    summed = SourceDay.objects.for_shop(shop).filter(kind__in=kinds, **in_range)
+    rows, variant_rows = [], []
+    for r in _summed(summed, "kind", "key", "variant"):
+        (rows if r["kind"] == kind else variant_rows).append(r)
+    names, variants = {}, {}
     if kind == CAMPAIGN:
         ids = [int(r["key"]) for r in rows if r["key"].isdigit()]
         names = {
             str(pk): name
             for pk, name in Campaign.objects.for_shop(shop).filter(id__in=ids).values_list("id", "name")
         }
+        variants = _variants(variant_rows, revenue)
     out = []
     for r in rows:
-        out.append(
-            {
-                "key": r["key"],
-                "name": names.get(r["key"], r["key"] if kind == WIDGET else f"campaign {r['key']}"),
-                "impressions": r["impressions"],
-                "clicks": r["clicks"],
-                "ctr": r["clicks"] / r["impressions"] if r["impressions"] else None,
-                "conversions": r["conversions"],
-                "attributed_revenue": r["attributed_revenue"],
-                "revenue_share": float(r["attributed_revenue"] / revenue) if revenue else None,
-            }
+        row = _source_row(
+            r, names.get(r["key"], r["key"] if kind == WIDGET else f"campaign {r['key']}"), revenue
         )
+        if kind == CAMPAIGN:
+            row["variant"] = ""
+            row["variants"] = [v | {"name": row["name"]} for v in variants.get(r["key"], [])]
+        out.append(row)
     return sorted(out, key=lambda r: (-r["attributed_revenue"], -r["clicks"], r["key"]))
+
+
+def _summed(rows, *by: str):
+    return (
+        rows.values(*by)
+        .annotate(
+            impressions=Sum("impressions"),
+            clicks=Sum("clicks"),
+            conversions=Sum("conversions"),
+            attributed_revenue=Sum("attributed_revenue"),
+        )
+        .order_by(*by)
+    )
+
+
+def _source_row(r: dict, name: str, revenue: Decimal) -> dict:
+    return {
+        "key": r["key"],
+        "name": name,
+        "impressions": r["impressions"],
+        "clicks": r["clicks"],
+        "ctr": r["clicks"] / r["impressions"] if r["impressions"] else None,
+        "conversions": r["conversions"],
+        "conversion_rate": r["conversions"] / r["impressions"] if r["impressions"] else None,
+        "attributed_revenue": r["attributed_revenue"],
+        "revenue_share": float(r["attributed_revenue"] / revenue) if revenue else None,
+    }
+
+
+def _variants(rows: list[dict], revenue: Decimal) -> dict[str, list[dict]]:
+    """{campaign id: its variants' rows, A first} for the campaigns A/B tested in the range; each
+    variant but A is compared with A on click-through rate."""
+    by_campaign = defaultdict(list)
+    for r in rows:
+        by_campaign[r["key"]].append(_source_row(r, "", revenue) | {"variant": r["variant"]})
+    out = {}
+    for key, variants in by_campaign.items():
+        if all(v["variant"] == ORIGINAL for v in variants):
+            continue  # not A/B tested: its one row would repeat the campaign's
+        original = next((v for v in variants if v["variant"] == ORIGINAL), None)
+        for v in variants:
+            v["original"] = v is original
+            v["ctr_vs_original"] = None if v is original else ctr_against(v, original)
+            v["verdict"] = "" if v is original else ctr_verdict(v["ctr_vs_original"])
+        out[key] = variants
+    return out
+
+
+def ctr_against(variant: dict, original: dict | None) -> Interval | None:
+    """The variant's CTR minus the original's, with Newcombe's hybrid score interval (95%); None
+    when either has no impressions, or more clicks than impressions (lost impression events)."""
+    if original is None:
+        return None
+    pairs = [(variant["clicks"], variant["impressions"]), (original["clicks"], original["impressions"])]
+    if any(n == 0 or x > n for x, n in pairs):
+        return None
+    return newcombe_interval(
+        variant["clicks"], variant["impressions"], original["clicks"], original["impressions"]
+    )
+
+
+def ctr_verdict(ci: Interval | None) -> str:
+    if ci is None:
+        return "Not enough data yet: this variant and A each need impressions."
+    if ci.low > 0:
+        return "Clicked more often than A (significant at 95%)."
+    if ci.high < 0:
+        return "Clicked less often than A (significant at 95%)."
+    return NOT_SIGNIFICANT
 
 
 def uplift_between(*, shop: Shop, start: date, end: date) -> Uplift:
@@ -250,6 +314,17 @@ def store_preset_ranges(*, shop: Shop, today: date) -> None:
         )
 
 
+# The campaigns CSV's further columns: the variant ("" on a campaign's total row) and, on a variant's
+# row but A's, its click-through rate minus A's with the 95% interval (Newcombe hybrid score).
+CAMPAIGN_COLUMNS = [
+    "variant",
+    "conversions_per_impression",
+    "ctr_minus_a",
+    "ctr_minus_a_ci_low",
+    "ctr_minus_a_ci_high",
+]
+
+
 def _num(value) -> str:
     if value is None:
         return ""
@@ -288,9 +363,20 @@ def export_csv(*, shop: Shop, report: dict, table: str) -> str:
             "attributed_revenue",
             "revenue_share",
         ]
+        if table == "campaigns":
+            columns += CAMPAIGN_COLUMNS
         writer.writerow(columns)
         for row in report[table]:
-            writer.writerow([_safe(_num(row[c])) for c in columns])
+            # a campaign's total row (an empty variant), then its A/B variants' rows
+            for r in [row, *row.get("variants", [])]:
+                ci = r.get("ctr_vs_original")
+                extra = {
+                    "conversions_per_impression": r.get("conversion_rate"),
+                    "ctr_minus_a": ci.difference if ci else None,
+                    "ctr_minus_a_ci_low": ci.low if ci else None,
+                    "ctr_minus_a_ci_high": ci.high if ci else None,
+                }
+                writer.writerow([_safe(_num(extra[c] if c in extra else r[c])) for c in columns])
     else:
         u: Uplift = report["uplift"]
         writer.writerow(["metric", "personalized", "holdout", "difference", "ci_low", "ci_high", "method"])

@@ -24,12 +24,14 @@ from personalize.analytics.attribution import (
     Line,
     attribute_order,
     click_from_event,
+    variant_key,
 )
 from personalize.analytics.models import DayTotals, RangeStats, SourceDay, VisitorDay
 from personalize.events.models import Event, Order, OrderLine
 from personalize.recommend.rules import holdout_bucket
 from personalize.shops.models import Shop
 
+VARIANT = SourceDay.VARIANT
 SOURCE_EVENTS = {
     "rec_impression": (WIDGET, "impressions"),
     "rec_click": (WIDGET, "clicks"),
@@ -92,18 +94,22 @@ def compute_day(*, shop: Shop, day: date) -> tuple[DayTotals, list[SourceDay], l
     for visitor_id, n in events.values_list("visitor_id").annotate(n=Count("id")).order_by():
         visitors[visitor_id].events = n
 
-    sources: dict[tuple[str, str], _Source] = defaultdict(_Source)
+    # (kind, key, variant): a campaign's events count in its campaign row and in its variant's row
+    sources: dict[tuple[str, str, str], _Source] = defaultdict(_Source)
     rows = (
         events.filter(type__in=list(SOURCE_EVENTS))
-        .values_list("type", "campaign_id", KT("properties__widget"))
+        .values_list("type", "campaign_id", KT("properties__widget"), KT("properties__variant"))
         .annotate(n=Count("id"))
         .order_by()
     )
-    for type_, campaign_id, widget, n in rows:
+    for type_, campaign_id, widget, variant, n in rows:
         kind, counter = SOURCE_EVENTS[type_]
-        key = (widget or UNKNOWN_WIDGET) if kind == WIDGET else campaign_id
-        source = sources[(kind, key[:64])]
-        setattr(source, counter, getattr(source, counter) + n)
+        if kind == WIDGET:
+            keys = [(WIDGET, (widget or UNKNOWN_WIDGET)[:64], "")]
+        else:
+            keys = [(CAMPAIGN, campaign_id[:64], ""), (VARIANT, campaign_id[:64], variant_key(variant))]
+        for key in keys:
+            setattr(sources[key], counter, getattr(sources[key], counter) + n)
 
     orders = list(
         Order.objects.for_shop(shop)
@@ -135,9 +141,12 @@ def compute_day(*, shop: Shop, day: date) -> tuple[DayTotals, list[SourceDay], l
             if click is None:
                 continue
             earned = True
-            source = sources[(click.kind, click.key)]
-            source.orders.add(order_pk)
-            source.revenue += line.value
+            keys = [(click.kind, click.key, "")]
+            if click.kind == CAMPAIGN:
+                keys.append((VARIANT, click.key, click.variant))
+            for key in keys:
+                sources[key].orders.add(order_pk)
+                sources[key].revenue += line.value
             attributed_revenue += line.value
         attributed_orders += earned
 
@@ -157,12 +166,13 @@ def compute_day(*, shop: Shop, day: date) -> tuple[DayTotals, list[SourceDay], l
             day=day,
             kind=kind,
             key=key,
+            variant=variant,
             impressions=s.impressions,
             clicks=s.clicks,
             conversions=len(s.orders),
             attributed_revenue=s.revenue,
         )
-        for (kind, key), s in sorted(sources.items())
+        for (kind, key, variant), s in sorted(sources.items())
     ]
     visitor_rows = [
         VisitorDay(
@@ -190,14 +200,27 @@ def _clicks_by_visitor(
     rows = (
         Event.objects.for_shop(shop)
         .filter(ts__gte=since, ts__lt=until, type__in=CLICKS)
-        .values_list("visitor_id", "type", "ts", "product_id", "campaign_id", KT("properties__widget"))
+        .values_list(
+            "visitor_id",
+            "type",
+            "ts",
+            "product_id",
+            "campaign_id",
+            KT("properties__widget"),
+            KT("properties__variant"),
+        )
         .order_by("ts", "id")
     )
-    for visitor_id, type_, ts, product_id, campaign_id, widget in rows.iterator(chunk_size=5000):
+    for visitor_id, type_, ts, product_id, campaign_id, widget, variant in rows.iterator(chunk_size=5000):
         if visitor_id in visitor_ids:
             out[visitor_id].append(
                 click_from_event(
-                    type=type_, ts=ts, product_id=product_id, campaign_id=campaign_id, widget=widget
+                    type=type_,
+                    ts=ts,
+                    product_id=product_id,
+                    campaign_id=campaign_id,
+                    widget=widget,
+                    variant=variant,
                 )
             )
     return out
