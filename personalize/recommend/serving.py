@@ -19,9 +19,11 @@ import logging
 import math
 import time
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from django.conf import settings
 
 from personalize.catalog.models import CATEGORY_SEPARATOR
 from personalize.recommend import engine, store
@@ -43,6 +45,13 @@ HISTORY_HALF_LIFE_SECONDS = 3 * 24 * 3600
 SESSION_BOOST = 2.0
 # How much a known user's session moves their trained vector: items / (items + SESSION_PRIOR).
 SESSION_PRIOR = 2.0
+# for_you lifts a candidate by INTENT_LIFT x its category's share of the current session, on scores
+# rescaled so the list's depth spans [0, 1]: a category holding the whole session leads the list
+# even where the model's popularity part outweighs three fresh views.
+INTENT_LIFT = 1.5
+# Popular products of each of the session's categories added to for_you's candidates.
+INTENT_CANDIDATES = 50
+INTENT_CATEGORIES = 3
 
 VERBS = {"product_view": "viewed", "rec_click": "viewed", "add_to_cart": "added", "purchase": "bought"}
 VERB_RANK = {"viewed": 0, "added": 1, "bought": 2}
@@ -77,6 +86,7 @@ class Context:
     history_weights: np.ndarray  # (len(history),) float
     history_verbs: dict[int, str]
     soft: np.ndarray  # (m,) indices kept out of for_you unless nothing else is left
+    intent: dict[int, float]  # the current session's category codes -> their share of its weight
 
     @property
     def catalog(self) -> store.Catalog:
@@ -179,6 +189,7 @@ def _context(shop: Shop, query: Query, view: store.View, activity: Activity) -> 
             verbs[i] = verb
     history = list(weights)
     soft = np.array([i for i in history if i != anchor], dtype=np.int64)
+    intent = _session_intent(catalog, activity, query, rules.type_weights, now)
     return Context(
         shop=shop,
         query=query,
@@ -191,7 +202,26 @@ def _context(shop: Shop, query: Query, view: store.View, activity: Activity) -> 
         history_weights=np.array([weights[i] for i in history], dtype=np.float32),
         history_verbs=verbs,
         soft=soft,
+        intent=intent,
     )
+
+
+def _session_intent(
+    catalog: store.Catalog, activity: Activity, query: Query, type_weights: dict, now: float
+) -> dict[int, float]:
+    """What the shopper is after right now: the categories of the current session's items (the
+    query's session, or without one the last idle period's items) and their share of its weight."""
+    idle = settings.PZ_SESSION_IDLE_SECONDS
+    weights: dict[int, float] = defaultdict(float)
+    for product_id, event_type, ts, session_id in activity.recent:
+        if event_type == "purchase":
+            continue
+        current = session_id == query.session_id if query.session_id else now - ts <= idle
+        i = catalog.index.get(product_id)
+        if current and i is not None and catalog.paths[i]:
+            weights[int(catalog.cat_codes[i])] += type_weights.get(event_type, 1.0)
+    total = sum(weights.values())
+    return {code: weight / total for code, weight in weights.items()} if total > 0 else {}
 
 
 # --- filling a list through the chain --------------------------------------------------------------
@@ -283,8 +313,10 @@ def _personal(ctx: Context, pool: _Pool) -> None:
     candidates.extend(_neighbours(ranker, hist_items[:NEIGHBOURS_OF]))
     if ctx.cart:
         candidates.extend(_bought_with_lists(ctx, ctx.cart)[0])
+    intent = ctx.intent if ctx.query.widget == "for_you" else {}
+    candidates.extend(_intent_candidates(ctx, pool, intent))
     candidates = _unique(np.concatenate(candidates).astype(np.int64))
-    candidates = candidates[pool.allowed[candidates]]
+    candidates = candidates[pool.allowed[candidates] & (ranker.item_of[candidates] >= 0)]
     if not candidates.size:
         return
     user_vec = _user_vector(ranker, user_row, session_items, session_weights)
@@ -292,6 +324,8 @@ def _personal(ctx: Context, pool: _Pool) -> None:
         engine.score(ranker.model, user_vec, hist_items, hist_weights, ranker.item_of[candidates]),
         dtype=np.float64,
     )
+    if intent:
+        scores = _lift_intent(ctx, intent, candidates, scores, pool.target)
     order = np.argsort(-scores, kind="stable")
     candidates, scores = candidates[order], scores[order]
     if hist_catalog.size:
@@ -300,6 +334,35 @@ def _personal(ctx: Context, pool: _Pool) -> None:
         pool.add(candidates, scores, lambda p: reasons[p] if p < len(reasons) else ("for_you", None))
     else:
         pool.add(candidates, scores, ("for_you", None))
+
+
+def _intent_candidates(ctx: Context, pool: _Pool, intent: dict[int, float]) -> list[np.ndarray]:
+    """The most popular allowed products of the session's main categories."""
+    codes = sorted(intent, key=intent.__getitem__, reverse=True)[:INTENT_CATEGORIES]
+    return [
+        _popular_first(ctx, pool.allowed & (ctx.catalog.cat_codes == code))[:INTENT_CANDIDATES]
+        for code in codes
+    ]
+
+
+def _lift_intent(
+    ctx: Context, intent: dict[int, float], candidates: np.ndarray, scores: np.ndarray, depth: int
+) -> np.ndarray:
+    """Scores rescaled so the best and the `depth`-th span [0, 1], plus INTENT_LIFT x the session's
+    interest in each candidate's category: 3/4 its category's share of the session, 1/4 its
+    department's (the top level), so a session across Home > Candles and Home > Decor lifts both,
+    and the rest of Home a little."""
+    ranked = np.sort(scores)[::-1]
+    top, floor = ranked[0], ranked[min(depth, ranked.size) - 1]
+    span = top - floor if top > floor else 1.0
+    departments = ctx.catalog.departments
+    share = np.zeros(departments.size or 1, dtype=np.float64)
+    department_share = np.zeros(int(departments.max(initial=0)) + 1, dtype=np.float64)
+    for code, value in intent.items():
+        share[code] += 0.75 * value
+        department_share[departments[code]] += 0.25 * value
+    share[: departments.size] += department_share[departments]
+    return (scores - floor) / span + INTENT_LIFT * share[ctx.catalog.cat_codes[candidates]]
 
 
 def _similar_to_history(ctx: Context, pool: _Pool) -> None:

@@ -151,6 +151,7 @@ class Catalog:
     # Derived, rebuilt by _derive:
     cat_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     categories: list[str] = field(default_factory=list)
+    departments: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # per category code
     newest: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     _category_masks: dict = field(default_factory=dict)
 
@@ -205,6 +206,11 @@ def _derive(catalog: Catalog) -> Catalog:
         (codes.setdefault(p, len(codes)) for p in catalog.paths), dtype=np.int32, count=len(catalog)
     )
     catalog.categories = list(codes)
+    tops: dict[str, int] = {}
+    catalog.departments = np.array(
+        [tops.setdefault(c.split(CATEGORY_SEPARATOR)[0], len(tops)) for c in catalog.categories],
+        dtype=np.int32,
+    )
     # Newest first; ties (one bulk insert) by catalog position, later rows first.
     catalog.newest = np.lexsort((-np.arange(len(catalog)), -catalog.created)).astype(np.int32)
     catalog._category_masks = {}

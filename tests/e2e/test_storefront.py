@@ -59,7 +59,8 @@ def test_it_renders_real_recommendations_and_for_you_follows_the_session(server,
     assert first.locator(".n").inner_text()  # a title
     assert first.locator(".p").inner_text().startswith("£")  # a price in the shop's currency
 
-    # Three products of one category...
+    # Three products of one department...
+    department = page.locator(".category-nav a").first.inner_text().strip()
     page.locator(".category-nav a").first.click()
     links = page.locator(".grid .card-title a").evaluate_all("links => links.map(a => a.href)")
     viewed_titles = []
@@ -69,11 +70,14 @@ def test_it_renders_real_recommendations_and_for_you_follows_the_session(server,
     vid = visitor_id(page)
     wait_for(lambda: len(events_of(server, vid, "product_view")) == 3, what="three product views")
 
-    # ...change for_you on the next page, with no retraining, and the answer says why.
+    # ...change for_you on the next page, with no retraining, and the answer says why...
     page.goto(server.url + "/demo/")
     page.locator(CARDS.format("for_you")).first.wait_for()
     after = card_products(page, "for_you")
     assert after != before
+    # ...and lead it.
+    leading = [server.get_json(f"/api/v1/products/{pid}")["categories"][0] for pid in after[:3]]
+    assert leading == [department] * 3, (department, leading)
     reason = page.locator(CARDS.format("for_you")).first.locator(".r").inner_text()
     assert any(reason == f"Because you viewed {title}" for title in viewed_titles), reason
     assert not tab.errors

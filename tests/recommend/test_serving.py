@@ -144,6 +144,31 @@ def test_three_views_of_a_category_lead_for_you_on_the_next_request(shop):
     assert answer["items"][0]["reason"] in {f"Because you viewed {t}" for t in viewed_titles}
 
 
+def popular_shoes() -> list[tuple[str, str, float]]:
+    """Thirty shoe shoppers and three dress shoppers: every shoe is more popular than any dress."""
+    rows = [(f"v:shoes-{u}", f"b{i}", 1.0) for u in range(30) for i in range(1, 7)]
+    return rows + [(f"v:dresses-{u}", f"a{i}", 1.0) for u in range(3) for i in range(1, 7)]
+
+
+def test_the_sessions_category_leads_for_you_even_where_popularity_outweighs_the_model(shop):
+    make_catalog(shop)
+    train_model(shop, interactions=popular_shoes(), algorithm="popularity")
+    assert set(product_ids(recommendations(shop, "for_you", visitor_id="new", limit=3))) <= B
+
+    collect(shop, views("new", "a1", "a2", "a3", session_id="s-now"))
+    ids = product_ids(recommendations(shop, "for_you", visitor_id="new", session_id="s-now", limit=3))
+    assert set(ids) <= A - {"a1", "a2", "a3"}
+
+
+def test_it_is_the_current_sessions_category_that_leads(shop):
+    make_catalog(shop)
+    train_model(shop, interactions=popular_shoes(), algorithm="popularity")
+    collect(shop, views("back-again", "b1", "b2", "b3", session_id="s-last-week"))
+    collect(shop, views("back-again", "a1", "a2", session_id="s-now"))
+    ids = product_ids(recommendations(shop, "for_you", visitor_id="back-again", session_id="s-now", limit=3))
+    assert set(ids) <= A - {"a1", "a2"}
+
+
 def test_an_anonymous_visitors_views_lead_for_you(shop):
     make_catalog(shop)
     train_model(shop)
