@@ -7,6 +7,7 @@ SECRET_KEY and DEBUG=0; docker/.env.example documents every variable.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "axes",
     "personalize.shops",
     "personalize.catalog",
     "personalize.events",
@@ -68,6 +70,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last, as django-axes asks: it turns a locked-out login into its 429 page
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out login before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "personalize.urls"
@@ -168,6 +177,19 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/dashboard/"
 LOGOUT_REDIRECT_URL = "/login/"
+# Login brute-force protection (django-axes, attempts kept in the database): 10 failures for one
+# account from one address pause that pair for 15 minutes; a success clears the count. Per pair, so
+# an attacker elsewhere cannot lock a merchant out of their own account.
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # no row per successful login
+AXES_USERNAME_CALLABLE = "personalize.dashboard.login_guard.login_username"
+AXES_CLIENT_IP_CALLABLE = "personalize.dashboard.login_guard.client_ip"
+AXES_LOCKOUT_CALLABLE = "personalize.dashboard.login_guard.locked_out"
+# Reverse proxies in front of the web processes that append to X-Forwarded-For (0: none, use the peer).
+PZ_PROXY_COUNT = int(os.environ.get("PZ_PROXY_COUNT", "0"))
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -95,7 +95,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         except AccountExists:
             form.add_error("email", "An account with this email already exists. Log in instead.")
         else:
-            login(request, user)
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             # An invitee comes back to their invitation instead of making a shop.
             next_url = request.POST.get("next", "")
             if url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):

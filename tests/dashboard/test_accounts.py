@@ -93,6 +93,72 @@ def test_it_rejects_a_wrong_password(alice):
     assert client.get("/dashboard/").status_code == 302
 
 
+def fail_logins(client, email: str, times: int, **extra) -> None:
+    for _ in range(times):
+        response = client.post("/login/", {"username": email, "password": "wrong-password"}, **extra)
+        assert response.status_code == 200
+
+
+def test_ten_failed_logins_pause_that_account_from_that_address(alice):
+    client = Client(REMOTE_ADDR="203.0.113.7")
+    fail_logins(client, "alice@example.com", 9)
+    tenth = client.post("/login/", {"username": "alice@example.com", "password": "wrong-password"})
+    assert tenth.status_code == 429
+    # Even the right password (in another case) is refused now, with a page that says why.
+    response = client.post("/login/", {"username": "ALICE@example.com", "password": PASSWORD})
+    assert response.status_code == 429
+    assert "paused for 15 minutes" in response.content.decode()
+    assert client.get("/dashboard/").status_code == 302
+    # The same account from another address, and another account from this one, still log in.
+    other_address = Client(REMOTE_ADDR="198.51.100.2")
+    assert (
+        other_address.post("/login/", {"username": "alice@example.com", "password": PASSWORD}).status_code
+        == 302
+    )
+
+
+def test_another_account_from_a_locked_address_still_logs_in(alice, bob):
+    client = Client(REMOTE_ADDR="203.0.113.7")
+    fail_logins(client, "alice@example.com", 9)
+    client.post("/login/", {"username": "alice@example.com", "password": "wrong-password"})
+    assert client.post("/login/", {"username": bob.username, "password": PASSWORD}).status_code == 302
+
+
+def test_a_successful_login_clears_the_failures(alice):
+    client = Client(REMOTE_ADDR="203.0.113.7")
+    fail_logins(client, "alice@example.com", 9)
+    assert client.post("/login/", {"username": "alice@example.com", "password": PASSWORD}).status_code == 302
+    client.post("/logout/")
+    fail_logins(client, "alice@example.com", 9)
+    assert client.post("/login/", {"username": "alice@example.com", "password": PASSWORD}).status_code == 302
+
+
+def test_behind_a_proxy_the_lockout_counts_the_address_the_proxy_saw(alice, settings):
+    settings.PZ_PROXY_COUNT = 1
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    fail_logins(Client(**proxy), "alice@example.com", 9, HTTP_X_FORWARDED_FOR="203.0.113.7")
+    Client(**proxy).post(
+        "/login/", {"username": "alice@example.com", "password": "x"}, HTTP_X_FORWARDED_FOR="203.0.113.7"
+    )
+    # Another shopper behind the same proxy is not locked out; the forger's own prefix is ignored.
+    assert (
+        Client(**proxy)
+        .post(
+            "/login/",
+            {"username": "alice@example.com", "password": PASSWORD},
+            HTTP_X_FORWARDED_FOR="198.51.100.2",
+        )
+        .status_code
+        == 302
+    )
+    locked = Client(**proxy).post(
+        "/login/",
+        {"username": "alice@example.com", "password": PASSWORD},
+        HTTP_X_FORWARDED_FOR="198.51.100.9, 203.0.113.7",
+    )
+    assert locked.status_code == 429
+
+
 def test_logout_is_post_only_and_ends_the_session(alice, shop):
     client = Client()
     client.force_login(alice)
