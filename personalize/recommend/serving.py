@@ -337,12 +337,13 @@ def _personal(ctx: Context, pool: _Pool) -> None:
 
 
 def _intent_candidates(ctx: Context, pool: _Pool, intent: dict[int, float]) -> list[np.ndarray]:
-    """The most popular allowed products of the session's main categories."""
+    """The most trending allowed products of the session's main categories."""
     codes = sorted(intent, key=intent.__getitem__, reverse=True)[:INTENT_CATEGORIES]
-    return [
-        _popular_first(ctx, pool.allowed & (ctx.catalog.cat_codes == code))[:INTENT_CANDIDATES]
-        for code in codes
-    ]
+    found = []
+    for code in codes:
+        top = ctx.ranker.trending_in(ctx.catalog, code, 4 * INTENT_CANDIDATES)
+        found.append(top[pool.allowed[top]][:INTENT_CANDIDATES])
+    return found
 
 
 def _lift_intent(

@@ -319,6 +319,17 @@ class Ranker:
     user_rows: np.ndarray  # their rows in the model
     # model.similar's column indices with each row ordered by weight, strongest first (its indptr)
     neighbour_lists: np.ndarray | None = None
+    # category code -> its most trending products (catalog indices), filled as requests ask
+    trending_by_category: dict = field(default_factory=dict)
+
+    def trending_in(self, catalog: Catalog, code: int, n: int) -> np.ndarray:
+        """The `n` most trending products of one category (this ranker's catalog snapshot; every
+        caller asks the same `n`)."""
+        found = self.trending_by_category.get(code)
+        if found is None:
+            found = self.trending[catalog.cat_codes[self.trending] == code][:n]
+            self.trending_by_category[code] = found
+        return found
 
     def user_row(self, key: str) -> int | None:
         if not key or not self.user_keys.size:
