@@ -150,6 +150,27 @@ def interaction_matrix(
     return matrix
 
 
+def fold_windows(
+    ts: np.ndarray, *, n_folds: int = 2, fold_days: float | None = None, fold_fraction: float = 0.1
+) -> list[tuple[float, float]]:
+    """The [start, end) windows (seconds) of `temporal_folds`, newest first: the f-th most recent
+    `fold_days` (or `fold_fraction` of the events) before the newest event; a window with no event
+    before it, or none in it, ends the list."""
+    ts = np.asarray(ts, dtype=np.float64)
+    windows = []
+    end = float(ts.max()) + 1.0 if ts.size else 0.0
+    for f in range(n_folds):
+        if fold_days:
+            start = end - fold_days * 86400.0
+        else:
+            start = float(np.quantile(ts, max(0.0, 1.0 - fold_fraction * (f + 1)))) if ts.size else 0.0
+        if not (ts < start).any() or not ((ts >= start) & (ts < end)).any():
+            break
+        windows.append((start, end))
+        end = start
+    return windows
+
+
 def temporal_folds(
     users: np.ndarray,
     items: np.ndarray,
@@ -162,25 +183,22 @@ def temporal_folds(
     fold_days: float | None = None,
     fold_fraction: float = 0.1,
     combine: str = "sum",
+    windows: list[tuple[float, float]] | None = None,
 ) -> list[tuple[sp.csr_matrix, sp.csr_matrix]]:
     """Rolling-origin validation folds for `fit(validation=...)`, newest first.
 
-    Fold f holds out the f-th most recent window (`fold_days` long, or `fold_fraction` of the events)
-    and trains on everything before it, decayed to the window's start. Returns [(train_f, holdout_f)]:
-    train_f (n_users, n_items) float32 weighted like `interaction_matrix`, holdout_f binary.
+    Fold f holds out the f-th most recent window (`fold_days` long, or `fold_fraction` of the events;
+    or the given [start, end) `windows`, see `fold_windows`) and trains on everything before it,
+    decayed to the window's start. Returns [(train_f, holdout_f)]: train_f (n_users, n_items) float32
+    weighted like `interaction_matrix`, holdout_f binary.
     """
     ts = np.asarray(ts, dtype=np.float64)
+    if windows is None:
+        windows = fold_windows(ts, n_folds=n_folds, fold_days=fold_days, fold_fraction=fold_fraction)
     folds = []
-    end = float(ts.max()) + 1.0 if ts.size else 0.0
-    for f in range(n_folds):
-        if fold_days:
-            start = end - fold_days * 86400.0
-        else:
-            start = float(np.quantile(ts, max(0.0, 1.0 - fold_fraction * (f + 1)))) if ts.size else 0.0
+    for start, end in windows:
         before = ts < start
         window = (ts >= start) & (ts < end)
-        if not before.any() or not window.any():
-            break
         train = interaction_matrix(
             users[before],
             items[before],
@@ -196,7 +214,6 @@ def temporal_folds(
         )
         holdout.data[:] = 1.0
         folds.append((train, holdout))
-        end = start
     return folds
 
 
@@ -224,7 +241,8 @@ def fit(
         `params` should be that model's params and are used as they are.
     params: overrides of DEFAULTS (unknown keys are kept in model.params but ignored).
     validation (for "auto"): folds to choose on, newest first: a list of (train_f, holdout_f) pairs
-        as `temporal_folds` returns, or a single holdout matrix meaning [(interactions, holdout)].
+        as `temporal_folds` returns, or of folds already scored (`FoldScores` from `score_folds` or
+        `score_fold`, with the same params), or a single holdout matrix meaning [(interactions, holdout)].
         holdout_f: (n_users, n_items), what happened after train_f's data; only its new-to-user
         items count. "auto" keeps the blend whose worst fold beats popularity by the most, then fits
         it on `interactions`. Without validation, "auto" is the "hybrid" preset.
@@ -526,8 +544,129 @@ def _ridge(features: sp.csr_matrix, targets: np.ndarray, mu: float, iterations: 
 # --- model selection ----------------------------------------------------------------------------
 
 
-def select(
+@dataclass
+class FoldScores:
+    """One validation fold scored for `select`: NDCG@10 of popularity and of every blend of a grid."""
+
+    popularity: float  # NaN when the fold has no evaluable user
+    blends: np.ndarray  # (len(combos),) NDCG@10 of each blend, in the order of `combos`
+    users: int  # evaluated users (a sample of at most budget / n_items)
+    combos: list  # the grid's (w_factor, w_neighbour, w_popularity) combinations
+    seconds: float = 0.0  # what fitting and scoring the fold took
+
+
+def blend_grid(grid: dict | None = None) -> list[tuple[float, float, float]]:
+    """Every (w_factor, w_neighbour, w_popularity) combination of `grid` (default AUTO_GRID)."""
+    grid = grid or AUTO_GRID
+    return [
+        (wf, wn, wp)
+        for wf in grid["w_factor"]
+        for wn in grid["w_neighbour"]
+        for wp in grid["w_popularity"]
+        if wf or wn or wp
+    ]
+
+
+def score_folds(
     folds: list[tuple[sp.csr_matrix, sp.csr_matrix]],
+    features: sp.spmatrix | None,
+    *,
+    params: dict | None = None,
+    num_threads: int = 2,
+    grid: dict | None = None,
+    budget: int = AUTO_BUDGET,
+) -> list[FoldScores]:
+    """Fit the factor and neighbour models once per (train_f, holdout_f) fold and score every blend of
+    the grid on holdout_f (what `select` does; its result can be passed to `fit(validation=...)`)."""
+    p = {**DEFAULTS, **(params or {})}
+    if features is not None:
+        features = _normalised_features(features, features.shape[0])
+    out = []
+    for train, holdout in folds:
+        train = _as_weights(train)
+
+        def parts(weights: sp.csr_matrix, users: np.ndarray, train=train):
+            # catalog features only change the factor model itself for LightFM (for ALS: cold start only)
+            factor = _fit_factor(weights, features if p["factor"] == "lightfm" else None, p, num_threads)
+            scores = factor["user_vectors"][users] @ factor["item_vectors"].T + factor["item_bias"][None, :]
+            return scores, _fit_neighbours(weights, p, num_threads)
+
+        out.append(_score_fold(train, sp.csr_matrix(holdout), p, blend_grid(grid), budget, parts))
+    return out
+
+
+def score_fold(
+    model: Model,
+    train: sp.spmatrix,
+    holdout: sp.spmatrix,
+    *,
+    num_threads: int = 2,
+    grid: dict | None = None,
+    budget: int = AUTO_BUDGET,
+) -> FoldScores:
+    """`score_folds` for one fold whose train matrix `model` was fitted on: its factor part (and its
+    neighbour part when it has one) is reused instead of fitted again. The training pipeline scores its
+    hold-out this way after evaluating the candidate, as a fold for the published model's blend."""
+    p = {**DEFAULTS, **model.params}
+    train = _as_weights(train)
+    blend = model.blend or {}
+    if train.shape != (model.user_vectors.shape[0], model.item_vectors.shape[0]):
+        raise ValueError(f"the model was fitted on another matrix than {train.shape}")
+
+    def parts(weights: sp.csr_matrix, users: np.ndarray):
+        w_f, w_p = float(blend.get("factor", 0.0)), float(blend.get("popularity", 0.0))
+        if w_f <= 0:
+            raise ValueError("score_fold needs a model with a factor part")
+        # item_bias = w_f * factor bias + w_p * popularity prior (see _fit_blend)
+        bias = (model.item_bias - w_p * popularity_prior(train)) / w_f
+        scores = model.user_vectors[users] @ model.item_vectors.T + bias[None, :]
+        similar = model.similar if model.similar is not None else _fit_neighbours(weights, p, num_threads)
+        return scores, similar
+
+    return _score_fold(train, sp.csr_matrix(holdout), p, blend_grid(grid), budget, parts)
+
+
+def _score_fold(train, holdout, params, combos, budget, parts) -> FoldScores:
+    started = time.perf_counter()
+    users = evaluation.eligible_users(train, holdout)
+    n_items = train.shape[1]
+    cap = max(1, budget // max(n_items, 1))
+    if users.size > cap:
+        users = np.sort(np.random.default_rng(int(params["seed"])).choice(users, cap, replace=False))
+    if not users.size:
+        return FoldScores(math.nan, np.full(len(combos), np.nan), 0, list(combos))
+    weights = _transform(train, _weight_scale(train), params["transform"])
+    truth = evaluation.ground_truth(train, holdout)[users]
+    factor_scores, similar = parts(weights, users)
+    history = weights[users]
+    norm = np.asarray(history.sum(axis=1)).ravel()
+    norm[norm == 0] = 1.0
+    neighbour_scores = (sp.diags(1.0 / norm) @ history @ similar).toarray().astype(np.float32)
+    prior = np.broadcast_to(popularity_prior(train)[None, :], factor_scores.shape)
+    cols, (factor_part, neighbour_part, prior_part), invalid = _selection_pool(
+        [factor_scores, neighbour_scores, prior], train[users] > 0
+    )
+
+    # evaluation.ranking_metrics' NDCG@10, with the ground truth looked up once per pool slot
+    mask = np.where(invalid, -np.inf, 0.0).astype(np.float32)
+    relevant = np.take_along_axis(truth.toarray() > 0, cols, axis=1) & ~invalid
+    discounts = 1.0 / np.log2(np.arange(2, 12))
+    ideal = np.cumsum(discounts)[np.minimum(truth.getnnz(axis=1), 10) - 1]
+
+    def ndcg(scores: np.ndarray) -> float:
+        best = evaluation.top_k(scores + mask, 10, overwrite=True)
+        hits = np.take_along_axis(relevant, np.maximum(best, 0), axis=1) & (best >= 0)
+        return float(np.mean((hits @ discounts[: hits.shape[1]]) / ideal))
+
+    blends = np.array(
+        [ndcg(wp * prior_part + wf * factor_part + wn * neighbour_part) for wf, wn, wp in combos]
+    )
+    seconds = time.perf_counter() - started
+    return FoldScores(ndcg(prior_part), blends, int(users.size), list(combos), seconds)
+
+
+def select(
+    folds: list,
     features: sp.csr_matrix | None,
     *,
     params: dict,
@@ -537,61 +676,27 @@ def select(
 ) -> dict:
     """Choose blend weights on validation folds; returns the params to update (with "selection").
 
-    For each fold the factor and neighbour models are fitted once on train_f; every weight combination
+    folds: (train_f, holdout_f) pairs, or `FoldScores` already computed (`score_folds`, `score_fold`).
+    For each pair the factor and neighbour models are fitted once on train_f; every weight combination
     of `grid` is scored by NDCG@10 on holdout_f (new-to-user items, users with >= 2 train items; at most
-    budget / n_items users, a fixed random sample). The kept combination maximises the smallest, over
-    folds, NDCG@10 / popularity's NDCG@10: it has to hold up in every period, not on average (on a
-    seasonal month the average alone picks models that lose to popularity in the next one).
+    budget / n_items users, a fixed random sample), each blend ranked among every part's
+    SELECTION_POOL best unseen items per user (`_selection_pool`). The kept combination maximises the
+    smallest, over folds, NDCG@10 / popularity's NDCG@10: it has to hold up in every period, not on
+    average (on a seasonal month the average alone picks models that lose to popularity in the next one).
     """
-    grid = grid or AUTO_GRID
-    combos = [
-        (wf, wn, wp)
-        for wf in grid["w_factor"]
-        for wn in grid["w_neighbour"]
-        for wp in grid["w_popularity"]
-        if wf or wn or wp
-    ]
     started = time.perf_counter()
-    table = np.full((len(folds), len(combos)), np.nan)
-    popular = np.full(len(folds), np.nan)
-    users_per_fold = []
-    for f, (train, holdout) in enumerate(folds):
-        train = _as_weights(train)
-        users = evaluation.eligible_users(train, holdout)
-        n_items = train.shape[1]
-        cap = max(1, budget // max(n_items, 1))
-        if users.size > cap:
-            users = np.sort(np.random.default_rng(int(params["seed"])).choice(users, cap, replace=False))
-        users_per_fold.append(int(users.size))
-        if not users.size:
-            continue
-        weights = _transform(train, _weight_scale(train), params["transform"])
-        truth = evaluation.ground_truth(train, holdout)[users]
-        # catalog features only change the factor model itself for LightFM (for ALS: cold start only)
-        factor = _fit_factor(
-            weights, features if params["factor"] == "lightfm" else None, params, num_threads
-        )
-        factor_scores = (
-            factor["user_vectors"][users] @ factor["item_vectors"].T + factor["item_bias"][None, :]
-        )
-        similar = _fit_neighbours(weights, params, num_threads)
-        history = weights[users]
-        norm = np.asarray(history.sum(axis=1)).ravel()
-        norm[norm == 0] = 1.0
-        neighbour_scores = (sp.diags(1.0 / norm) @ history @ similar).toarray().astype(np.float32)
-        prior = np.broadcast_to(popularity_prior(train)[None, :], factor_scores.shape)
-        cols, parts, invalid = _selection_pool([factor_scores, neighbour_scores, prior], train[users] > 0)
-
-        def ndcg(scores: np.ndarray, cols=cols, invalid=invalid, truth=truth, n_items=n_items) -> float:
-            scores = np.where(invalid, -np.inf, scores).astype(np.float32)
-            best = evaluation.top_k(scores, 10, overwrite=True)
-            ranked = np.where(best >= 0, np.take_along_axis(cols, np.maximum(best, 0), axis=1), -1)
-            return evaluation.ranking_metrics(ranked, truth, n_items)["ndcg"]
-
-        factor_part, neighbour_part, prior_part = parts
-        popular[f] = ndcg(prior_part)
-        for c, (wf, wn, wp) in enumerate(combos):
-            table[f, c] = ndcg(wp * prior_part + wf * factor_part + wn * neighbour_part)
+    precomputed = [fold for fold in folds if isinstance(fold, FoldScores)]
+    options = {"params": params, "num_threads": num_threads, "grid": grid, "budget": budget}
+    scored_folds = [
+        fold if isinstance(fold, FoldScores) else score_folds([fold], features, **options)[0]
+        for fold in folds
+    ]
+    combos = scored_folds[0].combos
+    if any(fold.combos != combos for fold in scored_folds):
+        raise ValueError("the folds were scored on different grids")
+    table = np.array([fold.blends for fold in scored_folds], dtype=np.float64)
+    popular = np.array([fold.popularity for fold in scored_folds], dtype=np.float64)
+    users_per_fold = [fold.users for fold in scored_folds]
     scored = ~np.isnan(popular)
     if not scored.any():
         return {"selection": {"method": "default (no evaluable users in the validation folds)"}}
@@ -622,6 +727,8 @@ def select(
             ],
             # every blend tried: [w_factor, w_neighbour, w_popularity, NDCG@10 of each fold...]
             "grid": [[*combos[c], *(round(float(x), 5) for x in table[:, c])] for c in range(len(combos))],
+            # folds scored before this call (by `score_folds` / `score_fold`) and what they took
+            "scored_before": [round(fold.seconds, 2) for fold in precomputed],
             "seconds": round(time.perf_counter() - started, 2),
         },
     }
@@ -908,4 +1015,7 @@ def _as_folds(interactions: sp.csr_matrix, validation) -> list[tuple[sp.csr_matr
         return [(interactions, sp.csr_matrix(validation))]
     if isinstance(validation, tuple) and len(validation) == 2 and sp.issparse(validation[0]):
         return [(sp.csr_matrix(validation[0]), sp.csr_matrix(validation[1]))]
-    return [(sp.csr_matrix(t), sp.csr_matrix(h)) for t, h in validation]
+    return [
+        fold if isinstance(fold, FoldScores) else (sp.csr_matrix(fold[0]), sp.csr_matrix(fold[1]))
+        for fold in validation
+    ]

@@ -1,8 +1,8 @@
 """Recommendation serving speed and training time on a large synthetic shop, beside GET /healthz on
 the same server in the same run.
 
-Run: `python tests/bench/bench_serve.py` (or `make bench-serve`). Needs a local PostgreSQL, Redis and
-wrk; the database in BENCH_DATABASE_URL (default pz_bench_serve) is dropped and made anew, and the
+Run: `python tests/bench/bench_serve.py` (or `make bench-serve`; BENCH_TRAINING_ONLY=1 stops after
+the training). Needs a local PostgreSQL, Redis and wrk; the database in BENCH_DATABASE_URL (default pz_bench_serve) is dropped and made anew, and the
 Redis db in BENCH_REDIS_URL (default db 13) is flushed. Writes bench/results/serve.json.
 
 The shop (seeded, so every run builds the same one): 50,000 products in 40 departments x 10 aisles
@@ -50,6 +50,9 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
 WORKERS = 2 * (os.cpu_count() or 2)
 CONNECTIONS = 2 * WORKERS
 TRAIN_MEMORY_GB = float(os.environ.get("BENCH_TRAIN_MEMORY_GB", "14"))
+# BENCH_TRAINING_ONLY=1: build the shop and train it, print the training's figures and stop (no serving
+# run, serve.json untouched): for iterating on the pipeline; the published numbers come from a full run.
+TRAINING_ONLY = os.environ.get("BENCH_TRAINING_ONLY", "") not in ("", "0")
 WIDGETS = ("for_you", "similar", "bought_together", "trending", "recently_viewed", "cart")
 ORIGIN = "http://localhost"
 
@@ -500,6 +503,10 @@ def main() -> None:
         )
         training["factor_throughput"] = factor_throughput(env, shop_id)
         print(f"factor models' interactions/s per epoch: {training['factor_throughput']}", flush=True)
+        if TRAINING_ONLY:
+            print(json.dumps(training, indent=2, default=str))
+            print(f"BENCH_TRAINING_ONLY: no serving run, nothing written; database kept: {DATABASE_URL}")
+            return
 
         log = tmp / "access.log"
         log.touch()

@@ -245,3 +245,78 @@ def test_temporal_folds_train_on_the_past_and_hold_out_the_next_window():
     assert sorted(zip(*train1.nonzero(), strict=True)) == [(0, 0), (0, 1), (1, 0)]
     assert sorted(zip(*hold2.nonzero(), strict=True)) == [(0, 1)]  # days 4-8
     assert sorted(zip(*train2.nonzero(), strict=True)) == [(0, 0), (1, 0)]
+
+
+def test_fold_windows_count_back_from_the_newest_event_and_stop_where_no_history_is_left():
+    day = 86400.0
+    ts = np.array([1, 5, 12, 2, 9]) * day
+
+    by_days = engine.fold_windows(ts, n_folds=5, fold_days=4)
+    by_share = engine.fold_windows(ts, n_folds=5, fold_fraction=0.2)
+
+    end = 12 * day + 1
+    assert by_days == [(end - 4 * day, end), (end - 8 * day, end - 4 * day)]  # nothing before day 1
+    assert by_share[0] == (np.quantile(ts, 0.8), end)
+    assert all(later[0] == earlier[1] for later, earlier in zip(by_share, by_share[1:], strict=False))
+    folds = engine.temporal_folds(
+        np.array([0, 0, 0, 1, 1]),
+        np.array([0, 1, 2, 0, 3]),
+        np.ones(5),
+        ts,
+        shape=(2, 4),
+        half_life_days=None,
+        windows=by_days[1:],
+    )
+    ((train, hold),) = folds
+    assert sorted(zip(*hold.nonzero(), strict=True)) == [(0, 1)]  # days 4-8
+    assert sorted(zip(*train.nonzero(), strict=True)) == [(0, 0), (1, 0)]
+
+
+def test_the_selection_pool_ranks_like_the_whole_catalog_and_never_offers_a_seen_item():
+    rng = np.random.default_rng(3)
+    m, n_items, size = 40, 1000, 50  # more than 3 x size items: the pooled path
+    parts = [rng.normal(size=(m, n_items)).astype(np.float32) for _ in range(3)]
+    seen = sp.csr_matrix(rng.random((m, n_items)) < 0.05)
+
+    cols, pooled, invalid = engine._selection_pool(parts, seen, size=size)
+
+    assert cols.shape[1] == 3 * size and cols.shape[1] < n_items
+    valid_cols = [set(cols[u][~invalid[u]].tolist()) for u in range(m)]
+    for u in range(m):
+        assert not valid_cols[u] & set(seen[u].indices.tolist())  # seen items are never in the pool
+        assert len(valid_cols[u]) == int((~invalid[u]).sum())  # nor twice
+    for part, scores in zip(parts, pooled, strict=True):
+        # each part alone: the pooled top 10 is the exact top 10 over every unseen item
+        exact = engine.evaluation.top_k(part, 10, exclude=seen)
+        best = engine.evaluation.top_k(np.where(invalid, -np.inf, scores).astype(np.float32), 10)
+        np.testing.assert_array_equal(np.take_along_axis(cols, best, axis=1), exact)
+
+
+def test_a_fold_scored_with_a_fitted_model_scores_like_fitting_it_again():
+    interactions = two_groups()
+    holdout = sp.csr_matrix(
+        (np.ones(16, np.float32), (list(range(8)) + list(range(12, 20)), [4] * 8 + [9] * 8)), shape=(24, 10)
+    )
+    model = engine.fit(interactions, None, algorithm="auto", validation=holdout, cold_start=False)
+
+    reused = engine.score_fold(model, interactions, holdout)
+    (fitted,) = engine.score_folds([(interactions, holdout)], None, params=model.params)
+
+    assert reused.users == fitted.users == 16
+    assert reused.combos == fitted.combos == engine.blend_grid()
+    assert reused.popularity == pytest.approx(fitted.popularity)
+    np.testing.assert_allclose(reused.blends, fitted.blends, atol=1e-6)
+    # and `fit` accepts scored folds as its validation: the same choice as from the matrices
+    again = engine.fit(interactions, None, algorithm="auto", validation=[reused], cold_start=False)
+    assert again.blend == model.blend
+
+
+def test_select_refuses_folds_scored_on_different_grids():
+    interactions = two_groups()
+    holdout = sp.csr_matrix((np.ones(2, np.float32), ([0, 12], [4, 9])), shape=(24, 10))
+    small = {"w_factor": (1.0,), "w_neighbour": (0.0, 1.0), "w_popularity": (0.0,)}
+    (one,) = engine.score_folds([(interactions, holdout)], None, grid=small)
+    (other,) = engine.score_folds([(interactions, holdout)], None)
+
+    with pytest.raises(ValueError, match="different grids"):
+        engine.select([one, other], None, params=dict(engine.DEFAULTS))

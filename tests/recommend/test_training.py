@@ -93,6 +93,26 @@ def test_it_trains_evaluates_and_activates_a_version(shop, train):
 
 
 @pytest.mark.django_db
+def test_the_blend_is_chosen_on_windows_before_the_holdout_then_again_on_the_newest(shop, train):
+    make_taste_groups(shop)  # 60 days: windows of a tenth of the events each
+    version = train(shop, "test")
+
+    cutoff = datetime.fromisoformat(version.metrics["holdout"]["cutoff"])
+    windows = {
+        k: [[datetime.fromisoformat(t) for t in w] for w in v]
+        for k, v in version.params["validation_windows"].items()
+    }
+    assert len(windows["candidate"]) == 2 and all(end <= cutoff for _, end in windows["candidate"])
+    # the published blend's windows: the hold-out itself, then the candidate's newest one
+    newest, second = windows["published"]
+    assert abs((newest[0] - cutoff).total_seconds()) < 1e-3 and newest[1] > cutoff
+    assert second == windows["candidate"][0]
+    # neither was fitted again: both came scored from the candidate's work
+    assert len(version.params["selection"]["scored_before"]) == 2
+    assert version.params["selection"]["folds"] == 2
+
+
+@pytest.mark.django_db
 def test_the_train_command_prints_the_versions_metrics(shop):
     make_taste_groups(shop)
     out = StringIO()
