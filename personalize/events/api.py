@@ -2,6 +2,7 @@
 
 import json
 
+import orjson
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -22,11 +23,12 @@ from personalize.events.services import (
     OrderIn,
     erase_visitor,
     export_visitor,
-    record_events,
+    prepare_events,
     record_orders,
+    store_events,
 )
 from personalize.events.validation import validate_order
-from personalize.lib.http import json_answer, json_error
+from personalize.lib.http import json_error, plain_json_answer
 from personalize.shops.services import resolve_request_shop
 from personalize.shops.tenancy import ShopAPIView
 
@@ -80,10 +82,15 @@ class CollectView(APIView):
         if len(raw) > limit:
             return json_error(413, "body", f"must be at most {limit // 1024} KB")
         try:
-            # surrogateescape keeps non-UTF-8 bytes visible, so only the event holding them is rejected.
-            body = json.loads(raw.decode("utf-8", errors="surrogateescape"))
-        except ValueError as exc:
-            return json_error(400, "body", f"is not valid JSON: {exc}")
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            # Not strict JSON in UTF-8 (bad bytes, NaN, huge integers…): the standard parser decides,
+            # and surrogateescape keeps non-UTF-8 bytes visible, so only the event holding them is
+            # rejected.
+            try:
+                body = json.loads(raw.decode("utf-8", errors="surrogateescape"))
+            except ValueError as exc:
+                return json_error(400, "body", f"is not valid JSON: {exc}")
         if not isinstance(body, dict):
             return json_error(400, "body", "must be a JSON object with site_key and events")
 
@@ -103,8 +110,12 @@ class CollectView(APIView):
                 413, "events", f"must hold at most {settings.PZ_COLLECT_MAX_EVENTS} events", origin=origin
             )
         if not events:
-            return json_answer(CollectResult().as_json(), origin=origin)
-        retry_after = ratelimit.take_events(shop_id=shop.id, limit=shop.collect_rate_limit, count=len(events))
+            return plain_json_answer(CollectResult().as_json(), origin=origin)
+        prepared = prepare_events(shop=shop, batch=events)
+        # The budget and the batch's cache reads in one round trip; every event sent counts.
+        retry_after, cached = ratelimit.take_events(
+            shop_id=shop.id, limit=shop.collect_rate_limit, count=len(events), read=prepared.cache_keys
+        )
         if retry_after is not None:
             return json_error(
                 429,
@@ -113,8 +124,8 @@ class CollectView(APIView):
                 origin=origin,
                 **{"Retry-After": str(retry_after)},
             )
-        result = record_events(shop=shop, batch=events)
-        return json_answer(result.as_json(), origin=origin)
+        result = store_events(prepared, cached=cached) if prepared.events else prepared.result
+        return plain_json_answer(result.as_json(), origin=origin)
 
     def dispatch(self, request, *args, **kwargs):
         # The hot path answers Django's request directly (see personalize.lib.http); the CORS

@@ -6,8 +6,22 @@ to report duplicates honestly when the same batch arrives twice at once.
 
 import functools
 import json
+from dataclasses import dataclass
 
 from django.db import connection, models
+
+
+@dataclass(frozen=True)
+class Then:
+    """A second upsert in the same statement as insert_rows' (a CTE on PostgreSQL): `rows` of
+    `model`, written only for the values of `link` (an attname of both models) that rows really
+    inserted by the first carry. `on_conflict_set` as in insert_rows."""
+
+    model: type
+    rows: list[dict]
+    conflict: tuple[str, ...]
+    link: str
+    on_conflict_set: str = ""
 
 
 def insert_rows(
@@ -17,23 +31,49 @@ def insert_rows(
     conflict: tuple[str, ...],
     returning: tuple[str, ...],
     on_conflict_set: str = "",
+    then: Then | None = None,
+    relaxed_commit: bool = False,
 ) -> list[tuple]:
     """Insert `rows` (dicts keyed by attname, all with the same keys); rows that clash on `conflict`
     are skipped, or updated with `on_conflict_set` (SQL after DO UPDATE SET; `t.` is the stored row,
     `excluded.` the new one; rows must then be unique on `conflict`). Returns the `returning` columns
-    of the rows inserted or updated, as Python values."""
+    of the rows inserted or updated, as Python values.
+
+    One statement on PostgreSQL, `then` included; `relaxed_commit` makes the transaction it runs in
+    commit with `synchronous_commit = off` (set inside the statement, so an autocommit write is still
+    one round trip). SQLite runs `then` as a second statement and ignores `relaxed_commit`."""
     if not rows:
         return []
+    postgres = connection.vendor == "postgresql"
+    if then is not None and not then.rows:
+        then = None
+    link = (then.link,) if then is not None and then.link not in returning else ()
     fields, returned, statement = _statement(
-        model, tuple(rows[0]), conflict, returning, on_conflict_set, connection.vendor
+        model,
+        tuple(rows[0]),
+        conflict,
+        returning + link,
+        on_conflict_set,
+        connection.vendor,
+        relaxed_commit and postgres,
     )
     out: list[tuple] = []
-    with _array_cursor() if connection.vendor == "postgresql" else connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            params = [[_pg_value(f, row[f.attname]) for row in rows] for f in fields]
+    if postgres:
+        params = [[_pg_value(f, row[f.attname]) for row in rows] for f in fields]
+        if then is not None:
+            then_fields, then_sql = _then_statement(
+                then.model, tuple(then.rows[0]), then.conflict, then.link, then.on_conflict_set
+            )
+            params += [[_pg_value(f, row[f.attname]) for row in then.rows] for f in then_fields]
+            returned = returned[: len(returning)]
+            names = ", ".join(connection.ops.quote_name(f.column) for f in returned)
+            statement = f"WITH new AS ({statement}), follow AS ({then_sql}) SELECT {names} FROM new"
+            link = ()  # the statement itself filters; nothing to strip
+        with _array_cursor() as cursor:
             cursor.execute(statement, params)
             out.extend(cursor.fetchall())
-        else:
+    else:
+        with connection.cursor() as cursor:
             head, tail = statement
             row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
             step = max(1, 32_000 // len(fields))  # SQLite takes at most 32,766 parameters a statement
@@ -41,28 +81,68 @@ def insert_rows(
                 chunk = rows[start : start + step]
                 params = [f.get_db_prep_save(row[f.attname], connection) for row in chunk for f in fields]
                 cursor.execute(head + "VALUES " + ", ".join([row_sql] * len(chunk)) + tail, params)
-                out.extend(cursor.fetchall())
-    return [tuple(f.to_python(v) for f, v in zip(returned, r, strict=True)) for r in out]
+                if returned:
+                    out.extend(cursor.fetchall())
+    values = [tuple(f.to_python(v) for f, v in zip(returned, r, strict=True)) for r in out]
+    if then is not None and not postgres:
+        position = (returning + link).index(then.link)
+        inserted = {r[position] for r in values}
+        follow = [row for row in then.rows if row[then.link] in inserted]
+        insert_rows(
+            then.model, follow, conflict=then.conflict, returning=(), on_conflict_set=then.on_conflict_set
+        )
+    if link:
+        values = [r[: len(returning)] for r in values]
+    return values
 
 
 @functools.lru_cache(maxsize=64)
-def _statement(model, names: tuple, conflict: tuple, returning: tuple, on_conflict_set: str, vendor: str):
+def _statement(
+    model,
+    names: tuple,
+    conflict: tuple,
+    returning: tuple,
+    on_conflict_set: str,
+    vendor: str,
+    relaxed_commit: bool = False,
+):
     """The statement for one shape of insert, built once: on the collect path this is per request."""
     qn = connection.ops.quote_name
     fields = _fields(model, names)
     returned = _fields(model, returning)
     head = f"INSERT INTO {qn(model._meta.db_table)} AS t ({', '.join(qn(f.column) for f in fields)}) "
     action = f"DO UPDATE SET {on_conflict_set}" if on_conflict_set else "DO NOTHING"
-    tail = (
-        f" ON CONFLICT ({', '.join(qn(f.column) for f in _fields(model, conflict))}) {action}"
-        f" RETURNING {', '.join(qn(f.column) for f in returned)}"
-    )
+    tail = f" ON CONFLICT ({', '.join(qn(f.column) for f in _fields(model, conflict))}) {action}"
+    if returned:
+        tail += f" RETURNING {', '.join(qn(f.column) for f in returned)}"
     if vendor == "postgresql":
         # One binary array parameter per column: the statement text is the same for any batch
         # size, and a row costs no placeholder or quoting work.
         source = "SELECT * FROM unnest(" + ", ".join(f"%b::{f.db_type(connection)}[]" for f in fields) + ")"
+        if relaxed_commit:
+            # set_config(…, true) lasts until the end of the transaction, the statement's own in
+            # autocommit: its commit then does not wait for the disk. One row, so evaluated once.
+            source += " AS u CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed"
+            source = source.replace("SELECT *", "SELECT u.*", 1)
         return fields, returned, head + source + tail
     return fields, returned, (head, tail)
+
+
+@functools.lru_cache(maxsize=16)
+def _then_statement(model, names: tuple, conflict: tuple, link: str, on_conflict_set: str):
+    """The CTE of a `Then`: its rows, kept when `link` is among the ones the first insert returned."""
+    qn = connection.ops.quote_name
+    fields = _fields(model, names)
+    columns = ", ".join(qn(f.column) for f in fields)
+    (link_field,) = _fields(model, (link,))
+    action = f"DO UPDATE SET {on_conflict_set}" if on_conflict_set else "DO NOTHING"
+    sql = (
+        f"INSERT INTO {qn(model._meta.db_table)} AS t ({columns}) "
+        f"SELECT * FROM unnest({', '.join(f'%b::{f.db_type(connection)}[]' for f in fields)}) AS u({columns}) "
+        f"WHERE u.{qn(link_field.column)} IN (SELECT {qn(link_field.column)} FROM new) "
+        f"ON CONFLICT ({', '.join(qn(f.column) for f in _fields(model, conflict))}) {action}"
+    )
+    return fields, sql
 
 
 def _array_cursor():

@@ -11,9 +11,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from personalize.analytics.live import notify_collected, watch_key
-from personalize.events.bulk import insert_rows
+from personalize.events.bulk import Then, insert_rows
 from personalize.events.models import Event, Order, OrderLine, Visitor
 from personalize.events.validation import validate_event
+from personalize.lib import cache as batch_cache
 from personalize.recommend.realtime import activity_keys, forget_activity, remember_events
 from personalize.shops.models import Shop
 
@@ -42,20 +43,41 @@ class OrderIn:
     currency: str = ""
 
 
+@dataclass
+class PreparedBatch:
+    """A validated batch, not stored yet: what `store_events` needs, and the cache keys it reads
+    (which the collect view fetches in the same round trip as the rate limit)."""
+
+    shop: Shop
+    now: datetime
+    result: CollectResult
+    events: list[dict]  # the valid events, one per event_id
+    cache_keys: list[str]
+
+
 def record_events(*, shop: Shop, batch: list, received_at: datetime | None = None) -> CollectResult:
     """Validate and store a snippet batch; each event is stored at most once per shop.
 
-    Bad events are reported one by one and the good ones kept. The whole batch is one transaction
-    with a constant number of queries, whatever its size.
+    Bad events are reported one by one and the good ones kept. The batch is written with a constant
+    number of queries, whatever its size: on PostgreSQL one statement in autocommit (events and
+    visitors) unless it holds purchases, which add their order and order-line inserts in one
+    transaction.
     """
+    prepared = prepare_events(shop=shop, batch=batch, received_at=received_at)
+    if not prepared.events:
+        return prepared.result
+    return store_events(prepared, cached=_read_cache(prepared.cache_keys))
+
+
+def prepare_events(*, shop: Shop, batch: list, received_at: datetime | None = None) -> PreparedBatch:
+    """Validate a batch: rejected events with their reasons in `result`, the good ones in `events`."""
     now = received_at or timezone.now()
     result = CollectResult()
     skew = timedelta(seconds=settings.PZ_MAX_CLOCK_SKEW_SECONDS)
+    properties_max_bytes = settings.PZ_PROPERTIES_MAX_BYTES
     valid: dict[uuid.UUID, dict] = {}
     for index, raw in enumerate(batch):
-        event, errors = validate_event(
-            raw, now=now, max_skew=skew, properties_max_bytes=settings.PZ_PROPERTIES_MAX_BYTES
-        )
+        event, errors = validate_event(raw, now=now, max_skew=skew, properties_max_bytes=properties_max_bytes)
         if errors:
             event_id = raw.get("event_id") if isinstance(raw, dict) else None
             result.rejected.append(
@@ -68,30 +90,76 @@ def record_events(*, shop: Shop, batch: list, received_at: datetime | None = Non
         elif event["event_id"] in valid:
             result.duplicates += 1  # the same event twice in one batch
         else:
-            event["ts"] = event["ts"] or now
+            if event["ts"] is None:
+                event["ts"] = now
             valid[event["event_id"]] = event
-    if not valid:
-        return result
-
     events = list(valid.values())
-    _derive_sessions(shop, events)
-    prefetched = _prefetch(shop, events)
+    keys: list[str] = []
+    if events:
+        # Which visitors were touched lately, their real-time activity, whether a dashboard watches
+        # the shop, and the session state of visitors whose events came without a session.
+        visitors = {e["visitor_id"]: None for e in events}
+        keys = [_visitor_cache_key(shop, v) for v in visitors]
+        keys += activity_keys(shop=shop, events=events)
+        keys.append(watch_key(shop.id))
+        keys += {_session_cache_key(shop, e["visitor_id"]): None for e in events if not e["session_id"]}
+    return PreparedBatch(shop=shop, now=now, result=result, events=events, cache_keys=keys)
+
+
+def store_events(prepared: PreparedBatch, *, cached: dict | None) -> CollectResult:
+    """Store a prepared batch. `cached`: the values of its `cache_keys` (None when the cache could
+    not be read: each reader then tries on its own)."""
+    shop, events, now, result = prepared.shop, prepared.events, prepared.now, prepared.result
+    sessions = _derive_sessions(shop, events, state=cached)
+    visitor_rows, fresh = _visitor_rows(shop, events, fresh=cached)
     rows = [_event_row(shop, event, now) for event in events]
-    with transaction.atomic():
-        _relax_commit_durability()
-        stored = {
-            event_id
-            for (event_id,) in insert_rows(
-                Event, rows, conflict=("shop_id", "event_id"), returning=("event_id",)
-            )
-        }
+    touch = Then(
+        Visitor,
+        visitor_rows,
+        conflict=("shop_id", "visitor_id"),
+        link="visitor_id",
+        on_conflict_set=_VISITOR_UPSERT,
+    )
+
+    def insert_events() -> set:
+        inserted = insert_rows(
+            Event,
+            rows,
+            conflict=("shop_id", "event_id"),
+            returning=("event_id",),
+            then=touch,
+            relaxed_commit=True,
+        )
+        return {event_id for (event_id,) in inserted}
+
+    if connection.vendor == "postgresql" and not any(e["type"] == "purchase" for e in events):
+        # One statement in autocommit: no BEGIN / COMMIT round trips. Answered means stored.
+        stored = insert_events()
         new_events = [e for e in events if e["event_id"] in stored]
-        purchases = [e for e in new_events if e["type"] == "purchase"]
-        if purchases:
-            record_orders(shop=shop, orders=[_order_from_event(e) for e in purchases], source="event")
-        _touch_visitors(shop, new_events, fresh=prefetched)
-    remember_events(shop=shop, events=new_events, cached=prefetched)
-    watched = None if prefetched is None else bool(prefetched.get(watch_key(shop.id)))
+    else:
+        with transaction.atomic():
+            stored = insert_events()
+            new_events = [e for e in events if e["event_id"] in stored]
+            purchases = [e for e in new_events if e["type"] == "purchase"]
+            if purchases:
+                record_orders(shop=shop, orders=[_order_from_event(e) for e in purchases], source="event")
+
+    # The visitors written are those with a new event (the statement skipped the others).
+    written = {e["visitor_id"] for e in new_events}
+    touched = {
+        _visitor_cache_key(shop, r["visitor_id"]): r["customer_id"]
+        or fresh.get(_visitor_cache_key(shop, r["visitor_id"]), "")
+        for r in visitor_rows
+        if r["visitor_id"] in written
+    }
+    idle = settings.PZ_SESSION_IDLE_SECONDS
+    if connection.in_atomic_block:  # the caller's transaction: visitors are fresh once it commits
+        batch_cache.set_many((sessions, idle))
+        transaction.on_commit(lambda: batch_cache.set_many((touched, VISITOR_TOUCH_SECONDS)))
+    else:  # committed already: one cache round trip for both
+        batch_cache.set_many((sessions, idle), (touched, VISITOR_TOUCH_SECONDS))
+    remember_events(shop=shop, events=new_events, cached=cached)
+    watched = None if cached is None else bool(cached.get(watch_key(shop.id)))
     notify_collected(shop=shop, count=len(stored), watched=watched)  # the live feed; never raises
     result.accepted = len(stored)
     result.duplicates += len(events) - len(stored)
@@ -168,21 +236,9 @@ def _order_from_event(event: dict) -> OrderIn:
     )
 
 
-def _relax_commit_durability() -> None:
-    """Events are analytics: on a PostgreSQL crash we may lose the last few hundred ms of them
-    (never corrupt anything), and in exchange a commit does not wait for the disk."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-
-
-def _prefetch(shop: Shop, events: list[dict]) -> dict | None:
-    """One cache round trip for all the batch reads later: which visitors were touched lately, their
-    real-time activity, and whether a dashboard watches the shop (three reads before). None when
-    the cache is down: each reader then tries on its own, as it did."""
-    keys = [_visitor_cache_key(shop, v) for v in {e["visitor_id"] for e in events}]
-    keys += activity_keys(shop=shop, events=events)
-    keys.append(watch_key(shop.id))
+def _read_cache(keys: list[str]) -> dict | None:
+    """The batch's cache reads in one round trip; None when the cache is down (each reader then
+    tries on its own, and reports)."""
     try:
         return cache.get_many(keys)
     except Exception:  # noqa: BLE001 (reported by the readers that retry)
@@ -197,14 +253,15 @@ def _session_cache_key(shop: Shop, visitor_id: str) -> str:
     return f"sess:{shop.id}:{visitor_id}"
 
 
-def _derive_sessions(shop: Shop, events: list[dict]) -> None:
-    """Give events that came without a session_id the visitor's current one (30 min idle rule)."""
+def _derive_sessions(shop: Shop, events: list[dict], state: dict | None = None) -> dict:
+    """Give events that came without a session_id the visitor's current one (30 min idle rule).
+    `state`: the session keys read already. Returns the session state to store."""
     missing = [e for e in events if not e["session_id"]]
     if not missing:
-        return
+        return {}
     idle = settings.PZ_SESSION_IDLE_SECONDS
     keys = {_session_cache_key(shop, e["visitor_id"]) for e in missing}
-    state = cache.get_many(keys)
+    state = dict(cache.get_many(keys) if state is None else {k: state[k] for k in keys if k in state})
     for event in sorted(missing, key=lambda e: e["ts"]):
         key = _session_cache_key(shop, event["visitor_id"])
         ts = event["ts"].timestamp()
@@ -214,24 +271,37 @@ def _derive_sessions(shop: Shop, events: list[dict]) -> None:
         current[1] = max(current[1], ts)
         state[key] = current
         event["session_id"] = current[0]
-    cache.set_many({k: state[k] for k in keys}, timeout=idle)
+    return {k: state[k] for k in keys}
 
 
-def _touch_visitors(shop: Shop, events: list[dict], fresh: dict | None = None) -> None:
-    """Upsert the batch's visitors (first/last seen, customer id from identify), skipping the ones
-    refreshed in the last few minutes whose customer id did not change. `fresh`: the cache read
-    already (`_prefetch`)."""
+_VISITOR_UPSERT = (
+    "last_seen = CASE WHEN excluded.last_seen > t.last_seen THEN excluded.last_seen ELSE t.last_seen END, "
+    "first_seen = CASE WHEN excluded.first_seen < t.first_seen THEN excluded.first_seen ELSE t.first_seen END, "
+    "customer_id = CASE WHEN excluded.customer_id <> '' THEN excluded.customer_id ELSE t.customer_id END"
+)
+
+
+def _visitor_rows(shop: Shop, events: list[dict], fresh: dict | None = None) -> tuple[list[dict], dict]:
+    """The batch's visitor rows to upsert (first/last seen, customer id from identify), skipping the
+    ones refreshed in the last few minutes whose customer id did not change, sorted by visitor id
+    (concurrent upserts then lock rows in one order). `fresh`: the cache read already. Returns the
+    rows and the freshness values read."""
     latest: dict[str, dict] = {}
     for event in events:
-        seen = latest.setdefault(
-            event["visitor_id"], {"first": event["ts"], "last": event["ts"], "customer": ""}
-        )
+        seen = latest.get(event["visitor_id"])
+        if seen is None:
+            latest[event["visitor_id"]] = {
+                "first": event["ts"],
+                "last": event["ts"],
+                "customer": event["customer_id"],
+            }
+            continue
         seen["first"] = min(seen["first"], event["ts"])
         seen["last"] = max(seen["last"], event["ts"])
         seen["customer"] = event["customer_id"] or seen["customer"]
-    cache_keys = {_visitor_cache_key(shop, v): v for v in latest}
+    cache_keys = {_visitor_cache_key(shop, v): v for v in sorted(latest)}
     if fresh is None:
-        fresh = cache.get_many(cache_keys)
+        fresh = cache.get_many(list(cache_keys))
     rows = [
         {
             "shop_id": shop.id,
@@ -244,29 +314,7 @@ def _touch_visitors(shop: Shop, events: list[dict], fresh: dict | None = None) -
         for seen in (latest[v],)
         if key not in fresh or (seen["customer"] and seen["customer"] != fresh[key])
     ]
-    if not rows:
-        return
-    insert_rows(
-        Visitor,
-        rows,
-        conflict=("shop_id", "visitor_id"),
-        returning=("id",),
-        on_conflict_set=(
-            "last_seen = CASE WHEN excluded.last_seen > t.last_seen THEN excluded.last_seen ELSE t.last_seen END, "
-            "first_seen = CASE WHEN excluded.first_seen < t.first_seen THEN excluded.first_seen ELSE t.first_seen END, "
-            "customer_id = CASE WHEN excluded.customer_id <> '' THEN excluded.customer_id ELSE t.customer_id END"
-        ),
-    )
-    transaction.on_commit(
-        lambda: cache.set_many(
-            {
-                _visitor_cache_key(shop, r["visitor_id"]): r["customer_id"]
-                or fresh.get(_visitor_cache_key(shop, r["visitor_id"]), "")
-                for r in rows
-            },
-            timeout=VISITOR_TOUCH_SECONDS,
-        )
-    )
+    return rows, fresh
 
 
 def export_visitor(*, shop: Shop, visitor_id: str) -> dict | None:

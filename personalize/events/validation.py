@@ -158,22 +158,74 @@ def _checker(raw: dict, errors: Errors):
     return check
 
 
+_TEXT_SPECS = {name: (max_len, allow_number) for name, max_len, allow_number in _TEXT_FIELDS}
+_NUMBER_FIELDS = {"quantity": _quantity, "price": _amount, "revenue": _amount, "items": _items}
+# A clean event before its fields are read: every output key, in a fixed order (rows of one batch
+# must share their keys and order: they are one INSERT).
+_CLEAN_EVENT = {
+    "event_id": None,
+    "type": None,
+    **{name: "" for name, _, _ in _TEXT_FIELDS},
+    "ts": None,
+    "quantity": None,
+    "price": None,
+    "revenue": None,
+    "currency": "",
+    "items": None,
+    "properties": None,
+}
+# Where each field's reason goes in `errors` (the order of the fields above).
+_ERROR_ORDER = {name: i for i, name in enumerate(("event", *_CLEAN_EVENT))}
+_UUID = uuid.UUID
+
+
 def validate_event(
     raw, *, now: datetime, max_skew: timedelta, properties_max_bytes: int
 ) -> tuple[dict | None, Errors]:
-    """(clean event, {}) or (None, {field: [reason]}). `now` is the server's receive time."""
+    """(clean event, {}) or (None, {field: [reason]}). `now` is the server's receive time.
+
+    It runs for every collected event, so it reads only the fields the event has (one pass over
+    its keys) and takes plain ASCII text without further checks; anything else goes through the
+    field's full check, whose reason is the one reported."""
     if not isinstance(raw, dict):
         return None, {"event": ["must be an object"]}
     errors: Errors = {}
-    clean: dict = {}
-    check = _checker(raw, errors)
+    clean = _CLEAN_EVENT.copy()
+
+    for name, value in raw.items():
+        if value is None:
+            continue
+        spec = _TEXT_SPECS.get(name)
+        if spec is not None:
+            if value.__class__ is str and len(value) <= spec[0] and value.isascii() and "\x00" not in value:
+                clean[name] = value
+                continue
+            try:
+                clean[name] = _text(value, spec[0], spec[1])
+            except Invalid as exc:
+                errors[name] = [exc.reason]
+            continue
+        try:
+            if name == "ts":
+                clean["ts"] = parse_ts(value, now, max_skew)
+            elif name in _NUMBER_FIELDS:
+                clean[name] = _NUMBER_FIELDS[name](value)
+            elif name == "currency":
+                currency = _text(value, 3)
+                if currency and not (len(currency) == 3 and currency.isalpha() and currency.isascii()):
+                    raise Invalid("must be a 3-letter ISO 4217 code")
+                clean["currency"] = currency.upper()
+            elif name == "properties":
+                clean["properties"] = json_object(value, properties_max_bytes)
+        except Invalid as exc:
+            errors[name] = [exc.reason]
 
     event_id = raw.get("event_id")
     if event_id is None:
         errors["event_id"] = ["is required"]
     else:
         try:
-            clean["event_id"] = uuid.UUID(event_id) if isinstance(event_id, str) else None
+            clean["event_id"] = _UUID(event_id) if event_id.__class__ is str else None
         except ValueError:
             clean["event_id"] = None
         if clean["event_id"] is None:
@@ -182,25 +234,17 @@ def validate_event(
     event_type = raw.get("type")
     if event_type is None:
         errors["type"] = ["is required"]
-    elif event_type not in EVENT_TYPES:
+    elif event_type.__class__ is not str or event_type not in EVENT_TYPES:
         errors["type"] = [f"must be one of: {', '.join(sorted(EVENT_TYPES))}"]
     clean["type"] = event_type
 
-    for field, max_len, allow_number in _TEXT_FIELDS:
-        clean[field] = check(field, _text, max_len, allow_number) or ""
     if not clean["visitor_id"] and "visitor_id" not in errors:
         errors["visitor_id"] = ["is required"]
+    if len(errors) > 1:  # the fields' order, whatever the order of the event's keys
+        errors = dict(sorted(errors.items(), key=lambda item: _ERROR_ORDER[item[0]]))
 
-    clean["ts"] = check("ts", parse_ts, now, max_skew)
-    clean["quantity"] = check("quantity", _quantity)
-    clean["price"] = check("price", _amount)
-    clean["revenue"] = check("revenue", _amount)
-    currency = check("currency", _text, 3)
-    if currency and not (len(currency) == 3 and currency.isalpha() and currency.isascii()):
-        errors["currency"] = ["must be a 3-letter ISO 4217 code"]
-    clean["currency"] = (currency or "").upper()
-    clean["items"] = check("items", _items)
-    clean["properties"] = check("properties", _properties, properties_max_bytes)
+    if "type" in errors:  # a type that is none of ours needs nothing more
+        return None, errors
 
     def require(field):
         if not clean[field] and field not in errors:

@@ -409,13 +409,52 @@ def test_the_collect_path_makes_a_constant_number_of_queries(shop, django_assert
         return events + [make_event("purchase", visitor_id="v-0")]
 
     collect(shop, [make_event()])  # warm the site-key cache
-    # SAVEPOINT/RELEASE (the test's own transaction), INSERT events, orders, order lines, visitors;
-    # plus SET LOCAL synchronous_commit on PostgreSQL.
-    expected = 6 + (connection.vendor == "postgresql")
+    # SAVEPOINT/RELEASE (the test's own transaction), INSERT events, orders, order lines, and the
+    # visitors: in the events statement on PostgreSQL (a CTE, which also sets synchronous_commit),
+    # a statement of their own on SQLite.
+    expected = 5 if connection.vendor == "postgresql" else 6
     with django_assert_num_queries(expected):
         assert collect(shop, batch(2)).json()["accepted"] == 2
     with django_assert_num_queries(expected):
         assert collect(shop, batch(100)).json()["accepted"] == 100
+
+
+@pytest.mark.django_db
+def test_a_batch_without_purchases_is_one_statement_on_postgresql(shop, django_assert_num_queries):
+    collect(shop, [make_event()])  # warm the site-key cache
+    events = [make_event("product_view", visitor_id=f"v-{i}") for i in range(50)]
+    # PostgreSQL: one INSERT in autocommit (events and their visitors); SQLite: a transaction
+    # (SAVEPOINT/RELEASE here) with the events and the visitors.
+    expected = 1 if connection.vendor == "postgresql" else 4
+    with django_assert_num_queries(expected):
+        assert collect(shop, events).json()["accepted"] == 50
+    with django_assert_num_queries(expected):
+        assert collect(shop, [make_event("page_view", visitor_id="v-lone")]).json()["accepted"] == 1
+    assert Visitor.objects.for_shop(shop).filter(visitor_id__in=["v-0", "v-49", "v-lone"]).count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="synchronous_commit is PostgreSQL's")
+def test_the_relaxed_commit_lasts_only_for_the_collect_statement(shop):
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+    assert not connection.in_atomic_block
+    assert collect(shop, [make_event(), make_event()]).json()["accepted"] == 2  # autocommit
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")  # the connection's other writes wait for the disk
+        assert cursor.fetchone()[0] == "on"
+    assert Event.objects.for_shop(shop).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_duplicate_touches_no_visitor(shop):
+    event = make_event("product_view", visitor_id="v-first")
+    assert collect(shop, [event]).json()["accepted"] == 1
+    # The same event_id again, claiming another visitor: a duplicate, and no visitor row for it.
+    answer = collect(shop, [{**event, "visitor_id": "v-claimed"}, make_event(visitor_id="v-other")]).json()
+    assert (answer["accepted"], answer["duplicates"]) == (1, 1)
+    assert set(Visitor.objects.for_shop(shop).values_list("visitor_id", flat=True)) == {"v-first", "v-other"}
 
 
 @pytest.mark.django_db
@@ -427,3 +466,30 @@ def test_it_rejects_nan_in_properties_which_jsonb_cannot_store(shop):
     answer = Client().post("/api/v1/collect", body, content_type="text/plain", HTTP_ORIGIN=ORIGIN).json()
     assert answer["rejected"][0]["errors"] == {"properties": ["must be plain JSON"]}
     assert stored_ids(shop) == {good["event_id"]}
+
+
+@pytest.mark.django_db
+def test_the_rate_limit_reads_the_batchs_cache_values_with_its_count(shop):
+    from django.core.cache import cache
+
+    from personalize.events import ratelimit
+
+    cache.set("t:activity", {"r": [["p-1", "product_view", 1.0, "s"]]})
+    cache.set("t:number", 5)
+    start = 1_000_000.0  # a minute window [999,960, 1,000,020)
+    counter = f"rl:{shop.id}:{int(start // 60)}"
+    retry, values = ratelimit.take_events(
+        shop_id=shop.id, limit=3, count=2, now=start, read=["t:activity", "t:number", "t:missing"]
+    )
+    assert retry is None
+    assert values == {"t:activity": {"r": [["p-1", "product_view", 1.0, "s"]]}, "t:number": 5}
+    assert cache.get(counter) == 2
+    if hasattr(cache, "ttl"):  # Redis: the window's counter expires by itself
+        assert 60 < cache.ttl(counter) <= 120
+    retry, values = ratelimit.take_events(
+        shop_id=shop.id, limit=3, count=2, now=start + 10, read=["t:number"]
+    )
+    assert (retry, values) == (10, {})
+    assert cache.get(counter) == 2  # the refused batch spent nothing
+    assert ratelimit.take_events(shop_id=shop.id, limit=3, count=1, now=start + 15)[0] is None
+    assert ratelimit.take_events(shop_id=shop.id, limit=3, count=1, now=start + 16)[0] == 4
