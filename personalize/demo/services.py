@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Q
+from django.urls import reverse
 from django.utils.text import slugify
 
 from personalize.campaigns.models import Campaign
@@ -141,7 +142,8 @@ def ensure_demo_campaigns(*, shop: Shop) -> None:
 
 
 def _catalog_feed() -> io.BytesIO:
-    """products.csv with its store links made absolute (the catalog keeps absolute URLs only)."""
+    """products.csv with its store links made absolute (the catalog keeps absolute URLs only), and
+    the demo's generated tile as the image of each product (the data set has no photos)."""
     base = settings.PUBLIC_BASE_URL
     out = io.StringIO()
     with PRODUCTS_FILE.open(encoding="utf-8", newline="") as f:
@@ -151,6 +153,8 @@ def _catalog_feed() -> io.BytesIO:
         for row in reader:
             if row["url"].startswith("/"):
                 row["url"] = base + row["url"]
+            if not row["image_url"]:
+                row["image_url"] = base + reverse("demo:image", args=[row["product_id"]])
             writer.writerow(row)
     return io.BytesIO(out.getvalue().encode("utf-8"))
 

@@ -66,6 +66,7 @@ def test_load_demo_builds_the_demo_shop_and_a_rerun_adds_nothing(client, db):
     product = Product.objects.for_shop(shop).get(product_id="85123A")
     assert product.url.endswith("/demo/product/85123A/") and product.url.startswith("http")
     assert product.currency == "GBP" and product.categories
+    assert product.image_url.startswith("http") and product.image_url.endswith("/demo/img/85123A.svg")
     response = client.post("/login/", {"username": DEMO_EMAIL, "password": DEMO_PASSWORD})
     assert response.status_code == 302 and response["Location"] == "/dashboard/"
 

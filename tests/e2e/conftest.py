@@ -125,12 +125,16 @@ def _drop_database(name: str) -> None:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     var = tmp_path_factory.mktemp("e2e-var")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "PZ_VAR_DIR": str(var),
         "DJANGO_SETTINGS_MODULE": "personalize.settings",
         "CACHE_KEY_PREFIX": f"pz-e2e-{os.getpid()}",
         "PYTHONUNBUFFERED": "1",
+        # the demo catalog's links and images, and the tag the dashboard shows, point here
+        "PUBLIC_BASE_URL": url,
     }
     # Tasks queue on the filesystem broker in the server's own var/: nothing else picks them up.
     env.pop("CELERY_BROKER_URL", None)
@@ -159,7 +163,6 @@ def server(tmp_path_factory):
         f"print(issue_secret_key(shop=Shop.objects.get(id={shop_id}), label='e2e')[1])",
     ).strip()
 
-    port = _free_port()
     log = open(var / "server.log", "w")  # noqa: SIM115 (closed at teardown)
     process = subprocess.Popen(
         [
@@ -178,7 +181,6 @@ def server(tmp_path_factory):
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:

@@ -1,14 +1,12 @@
 """Onboarding to ROI in Chromium: sign up, create a shop, copy the tag, open a store page carrying it,
 watch the install check turn green live, and find the visit on the ROI overview.
 
-The tag the dashboard shows points at PUBLIC_BASE_URL (http://127.0.0.1:8000 by default; the e2e
-server listens on a free port instead), so the browser context sends that host to the real server,
-as a deployment's DNS would: the pasted tag is byte for byte the copied one.
+The tag the dashboard shows points at PUBLIC_BASE_URL, the e2e server's own address: the pasted tag
+is byte for byte the copied one.
 """
 
 import re
 import uuid
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -16,17 +14,6 @@ from personalize.demo.services import DEMO_EMAIL, DEMO_PASSWORD
 from tests.e2e.test_storefront import wait_for
 
 pytestmark = pytest.mark.e2e
-
-PUBLIC_BASE = "http://127.0.0.1:8000"
-
-
-def forward_public_base(context, server) -> None:
-    def forward(route):
-        parts = urlsplit(route.request.url)
-        target = server.url + parts.path + (f"?{parts.query}" if parts.query else "")
-        route.fulfill(response=route.fetch(url=target))
-
-    context.route(PUBLIC_BASE + "/**", forward)
 
 
 def test_sign_up_install_the_tag_and_see_the_first_visit(server, tab):
@@ -59,11 +46,10 @@ def test_sign_up_install_the_tag_and_see_the_first_visit(server, tab):
     page.locator(".copy-status", has_text="Copied.").wait_for()
     tag = page.evaluate("navigator.clipboard.readText()")
     assert tag == page.locator("#script-tag").inner_text()
-    assert tag.startswith(f'<script async src="{PUBLIC_BASE}/p.js" data-site-key="pk_')
+    assert tag.startswith(f'<script async src="{server.url}/p.js" data-site-key="pk_')
     tab.screenshot("onboarding-2-install-check-waiting")
 
     # a store page carrying the pasted tag, in another tab
-    forward_public_base(context, server)
     store = context.new_page()
     store_errors = []
     store.on("pageerror", lambda e: store_errors.append(str(e)))
