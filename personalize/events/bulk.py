@@ -5,9 +5,10 @@ to report duplicates honestly when the same batch arrives twice at once.
 """
 
 import functools
-import json
 from dataclasses import dataclass
+from decimal import Decimal
 
+import orjson
 from django.db import connection, models
 
 
@@ -59,12 +60,12 @@ def insert_rows(
     )
     out: list[tuple] = []
     if postgres:
-        params = [[_pg_value(f, row[f.attname]) for row in rows] for f in fields]
+        params = [_pg_rows(rows)]
         if then is not None:
             then_fields, then_sql = _then_statement(
                 then.model, tuple(then.rows[0]), then.conflict, then.link, then.on_conflict_set
             )
-            params += [[_pg_value(f, row[f.attname]) for row in then.rows] for f in then_fields]
+            params.append(_pg_rows(then.rows))
             returned = returned[: len(returning)]
             names = ", ".join(connection.ops.quote_name(f.column) for f in returned)
             statement = f"WITH new AS ({statement}), follow AS ({then_sql}) SELECT {names} FROM new"
@@ -116,14 +117,15 @@ def _statement(
     if returned:
         tail += f" RETURNING {', '.join(qn(f.column) for f in returned)}"
     if vendor == "postgresql":
-        # One binary array parameter per column: the statement text is the same for any batch
-        # size, and a row costs no placeholder or quoting work.
-        source = "SELECT * FROM unnest(" + ", ".join(f"%b::{f.db_type(connection)}[]" for f in fields) + ")"
+        # The rows as one JSON array parameter, read back by jsonb_to_recordset: the statement text
+        # is the same for any batch size, a row costs no placeholder or quoting work, and orjson
+        # writes the whole batch in one call (one binary array per column cost psycopg 25 µs a
+        # column in Python, half a millisecond for a single event).
+        source = f"SELECT u.* FROM jsonb_to_recordset(%s::jsonb) AS u({_record_columns(fields)})"
         if relaxed_commit:
             # set_config(…, true) lasts until the end of the transaction, the statement's own in
             # autocommit: its commit then does not wait for the disk. One row, so evaluated once.
-            source += " AS u CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed"
-            source = source.replace("SELECT *", "SELECT u.*", 1)
+            source += " CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed"
         return fields, returned, head + source + tail
     return fields, returned, (head, tail)
 
@@ -138,7 +140,7 @@ def _then_statement(model, names: tuple, conflict: tuple, link: str, on_conflict
     action = f"DO UPDATE SET {on_conflict_set}" if on_conflict_set else "DO NOTHING"
     sql = (
         f"INSERT INTO {qn(model._meta.db_table)} AS t ({columns}) "
-        f"SELECT * FROM unnest({', '.join(f'%b::{f.db_type(connection)}[]' for f in fields)}) AS u({columns}) "
+        f"SELECT u.* FROM jsonb_to_recordset(%s::jsonb) AS u({_record_columns(fields)}) "
         f"WHERE u.{qn(link_field.column)} IN (SELECT {qn(link_field.column)} FROM new) "
         f"ON CONFLICT ({', '.join(qn(f.column) for f in _fields(model, conflict))}) {action}"
     )
@@ -159,7 +161,22 @@ def _fields(model, names) -> list[models.Field]:
     return [by_attname[name] for name in names]
 
 
-def _pg_value(field: models.Field, value):
-    if isinstance(field, models.JSONField):
-        return None if value is None else json.dumps(value)
-    return value
+def _record_columns(fields: list[models.Field]) -> str:
+    """jsonb_to_recordset's column list: a JSON row's keys are the attnames, which must then be the
+    column names (true of the models written here)."""
+    for f in fields:
+        if f.attname != f.column:
+            raise ValueError(f"{f.model.__name__}.{f.attname} is stored as {f.column}: not supported")
+    return ", ".join(f"{connection.ops.quote_name(f.column)} {f.db_type(connection)}" for f in fields)
+
+
+def _pg_rows(rows: list[dict]) -> str:
+    """The rows as one JSON array (UUIDs and datetimes as orjson writes them, ISO 8601 with the
+    offset; Decimals as their exact text; JSON fields nested as they are)."""
+    return orjson.dumps(rows, default=_json_default).decode()
+
+
+def _json_default(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} cannot be written")
