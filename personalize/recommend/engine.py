@@ -513,11 +513,24 @@ def ease(
     return out
 
 
+# Up to this many feature columns the ridge map is solved directly (an (n, n) float64 system: 128 MB at
+# 4,000); beyond, by conjugate gradients.
+RIDGE_DIRECT_FEATURES = 4000
+
+
 def _ridge(features: sp.csr_matrix, targets: np.ndarray, mu: float, iterations: int = 200) -> np.ndarray:
-    """(n_features, k): argmin_E |F E - T|^2 + mu |E|^2, by block conjugate gradients (F is sparse)."""
+    """(n_features, k): argmin_E |F E - T|^2 + mu |E|^2: (F'F + mu I) E = F'T solved directly for a
+    catalog-sized vocabulary, by block conjugate gradients (F is sparse) for a bigger one (on the
+    50,000-product bench shop, 700 features, 200 CG steps over 64 columns had cost seconds)."""
     f = sp.csr_matrix(features, dtype=np.float64)
     t = np.asarray(targets, dtype=np.float64)
     ft = f.T.tocsr()
+    if 0 < f.shape[1] <= RIDGE_DIRECT_FEATURES:
+        from scipy.linalg import solve
+
+        gram = (ft @ f).toarray()
+        gram[np.diag_indices_from(gram)] += mu
+        return solve(gram, ft @ t, assume_a="pos").astype(np.float32)
 
     def apply(e: np.ndarray) -> np.ndarray:
         return ft @ (f @ e) + mu * e
