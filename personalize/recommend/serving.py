@@ -45,10 +45,10 @@ HISTORY_HALF_LIFE_SECONDS = 3 * 24 * 3600
 SESSION_BOOST = 2.0
 # How much a known user's session moves their trained vector: items / (items + SESSION_PRIOR).
 SESSION_PRIOR = 2.0
-# for_you lifts a candidate by INTENT_LIFT x its category's share of the current session, on scores
-# rescaled so the list's depth spans [0, 1]: a category holding the whole session leads the list
-# even where the model's popularity part outweighs three fresh views.
-INTENT_LIFT = 1.5
+# for_you lifts a candidate by INTENT_LIFT x its category's share of the current session, over the
+# candidates' rank percentiles: the categories that hold the whole session come first (in the
+# model's order), however the blend weighs popularity against three fresh views.
+INTENT_LIFT = 1.0
 # Popular products of each of the session's categories added to for_you's candidates.
 INTENT_CANDIDATES = 50
 INTENT_CATEGORIES = 3
@@ -325,7 +325,7 @@ def _personal(ctx: Context, pool: _Pool) -> None:
         dtype=np.float64,
     )
     if intent:
-        scores = _lift_intent(ctx, intent, candidates, scores, pool.target)
+        scores = _lift_intent(ctx, intent, candidates, scores)
     order = np.argsort(-scores, kind="stable")
     candidates, scores = candidates[order], scores[order]
     if hist_catalog.size:
@@ -347,23 +347,23 @@ def _intent_candidates(ctx: Context, pool: _Pool, intent: dict[int, float]) -> l
 
 
 def _lift_intent(
-    ctx: Context, intent: dict[int, float], candidates: np.ndarray, scores: np.ndarray, depth: int
+    ctx: Context, intent: dict[int, float], candidates: np.ndarray, scores: np.ndarray
 ) -> np.ndarray:
-    """Scores rescaled so the best and the `depth`-th span [0, 1], plus INTENT_LIFT x the session's
-    interest in each candidate's category: 3/4 its category's share of the session, 1/4 its
-    department's (the top level), so a session across Home > Candles and Home > Decor lifts both,
-    and the rest of Home a little."""
-    ranked = np.sort(scores)[::-1]
-    top, floor = ranked[0], ranked[min(depth, ranked.size) - 1]
-    span = top - floor if top > floor else 1.0
+    """Scores as rank percentiles among the candidates (the worst 0, the best just under 1: raw scores
+    can crowd the top within a hair of each other), plus INTENT_LIFT x the session's interest in each
+    candidate's category: its category's share of the session, plus 1/4 of its department's (the
+    top level), so a session across Home > Candles and Home > Decor lifts both, and the rest of Home
+    a little."""
+    percentile = np.empty(scores.size, dtype=np.float64)
+    percentile[np.argsort(scores, kind="stable")] = np.arange(scores.size) / scores.size  # in [0, 1)
     departments = ctx.catalog.departments
     share = np.zeros(departments.size or 1, dtype=np.float64)
     department_share = np.zeros(int(departments.max(initial=0)) + 1, dtype=np.float64)
     for code, value in intent.items():
-        share[code] += 0.75 * value
+        share[code] += value
         department_share[departments[code]] += 0.25 * value
     share[: departments.size] += department_share[departments]
-    return (scores - floor) / span + INTENT_LIFT * share[ctx.catalog.cat_codes[candidates]]
+    return percentile + INTENT_LIFT * share[ctx.catalog.cat_codes[candidates]]
 
 
 def _similar_to_history(ctx: Context, pool: _Pool) -> None:

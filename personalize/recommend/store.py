@@ -323,12 +323,16 @@ class Ranker:
     trending_by_category: dict = field(default_factory=dict)
 
     def trending_in(self, catalog: Catalog, code: int, n: int) -> np.ndarray:
-        """The `n` most trending products of one category (this ranker's catalog snapshot; every
-        caller asks the same `n`)."""
+        """`n` products of one category, the most trending first, then the newest (this ranker's
+        catalog snapshot; every caller asks the same `n`)."""
         found = self.trending_by_category.get(code)
         if found is None:
-            found = self.trending[catalog.cat_codes[self.trending] == code][:n]
-            self.trending_by_category[code] = found
+            trending = self.trending[catalog.cat_codes[self.trending] == code][:n].astype(np.int64)
+            if trending.size < n:
+                newest = catalog.newest[catalog.cat_codes[catalog.newest] == code].astype(np.int64)
+                newest = newest[~np.isin(newest, trending)]
+                trending = np.concatenate([trending, newest[: n - trending.size]])
+            found = self.trending_by_category[code] = trending
         return found
 
     def user_row(self, key: str) -> int | None:
