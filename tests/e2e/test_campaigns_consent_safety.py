@@ -41,9 +41,15 @@ def test_the_exit_intent_overlay_shows_once_when_the_pointer_leaves_through_the_
     page.evaluate("localStorage.removeItem('pz_s')")
     page.goto(server.url + "/demo/")
     page.goto(server.url + "/demo/cart/")  # the overlay wants two page views
-    leave_through_the_top(page)
     dialog = page.locator(DIALOG)
-    dialog.wait_for(timeout=5000)
+
+    def left_and_shown() -> bool:
+        # The snippet arms exit intent once its campaigns chunk and config arrived, which a loaded
+        # machine delays past the page's load event: the pointer leaves again until it is armed.
+        leave_through_the_top(page)
+        return dialog.is_visible()
+
+    wait_for(left_and_shown, what="the exit-intent overlay")
     assert dialog.get_attribute("aria-modal") == "true"
     title_id = dialog.get_attribute("aria-labelledby")
     assert page.locator(f"[data-pz-campaign] #{title_id}").inner_text() == "Before you go…"
