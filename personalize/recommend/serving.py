@@ -595,13 +595,18 @@ def _trained_user_top(
     model = ranker.model
     if user_row >= model.user_vectors.shape[0]:
         return np.zeros(0, dtype=np.int64)
-    scores = engine.score(model, model.user_vectors[user_row], past_items, past_weights)
-    if ctx.view.rules.exclude_purchased and past_items.size:
-        scores[past_items] = -np.inf  # as training's top-N leaves out what they already had
-    n = min(max(top_n.shape[1], 1), scores.size)
-    best = np.argpartition(-scores, n - 1)[:n]
-    best = best[np.argsort(-scores[best], kind="stable")]
-    return ranker.products(best[np.isfinite(scores[best])])
+    exclude_purchased = ctx.view.rules.exclude_purchased
+
+    def rank() -> np.ndarray:
+        scores = engine.score(model, model.user_vectors[user_row], past_items, past_weights)
+        if exclude_purchased and past_items.size:
+            scores[past_items] = -np.inf  # as training's top-N leaves out what they already had
+        n = min(max(top_n.shape[1], 1), scores.size)
+        best = np.argpartition(-scores, n - 1)[:n]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return best[np.isfinite(scores[best])]
+
+    return ranker.products(ranker.ranked_user((user_row, exclude_purchased), rank))
 
 
 def _user_vector(

@@ -59,6 +59,8 @@ EVENT_TRENDING_DAYS = 14
 PURCHASE_TRENDING_WEIGHT = Value(8.0)  # one order line, as the default purchase weight
 # For neighbours of items new since training: at most this many of them are scanned.
 NEW_ITEMS_MAX = 2000
+# Trained users' request-time top-N kept per ranker (100 model indices each: about 0.8 MB per 1,000).
+RANKED_USERS_MAX = 5000
 
 
 def model_dir() -> Path:
@@ -321,6 +323,24 @@ class Ranker:
     neighbour_lists: np.ndarray | None = None
     # category code -> its most trending products (catalog indices), filled as requests ask
     trending_by_category: dict = field(default_factory=dict)
+    # top-N (model indices) ranked at request time for trained users training did not precompute:
+    # a function of this ranker alone, and a shopper's pages ask for it again and again
+    ranked_users: OrderedDict = field(default_factory=OrderedDict)
+    _ranked_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def ranked_user(self, key: tuple, rank) -> np.ndarray:
+        """`rank()`'s answer for `key`, computed once per ranker (LRU, RANKED_USERS_MAX entries)."""
+        with self._ranked_lock:
+            found = self.ranked_users.get(key)
+            if found is not None:
+                self.ranked_users.move_to_end(key)
+                return found
+        found = rank()
+        with self._ranked_lock:
+            self.ranked_users[key] = found
+            if len(self.ranked_users) > RANKED_USERS_MAX:
+                self.ranked_users.popitem(last=False)
+        return found
 
     def trending_in(self, catalog: Catalog, code: int, n: int) -> np.ndarray:
         """`n` products of one category, the most trending first, then the newest (this ranker's

@@ -91,9 +91,11 @@ def train_model(
     baskets: list[list[str]] | None = None,
     activate: bool = True,
     algorithm: str = "lightfm-warp",
+    precompute_top_n: bool = True,
 ) -> ModelVersion:
     """Fit the engine on `interactions` over the shop's catalog, save the artifacts the way training
-    does, and make the version active (announced, as training announces it)."""
+    does, and make the version active (announced, as training announces it). Without
+    `precompute_top_n` no user has a top-N list (as users training leaves out: serving ranks them)."""
     from personalize.catalog.models import Product
 
     interactions = group_interactions() if interactions is None else interactions
@@ -134,6 +136,8 @@ def train_model(
     trending = np.argsort(-popularity, kind="stable").astype(np.int32)
     trending = trending[popularity[trending] > 0]
     top_n = engine.top_n(model, np.arange(len(user_ids)), 20, exclude=matrix)
+    if not precompute_top_n:
+        top_n[:] = -1
 
     version = ModelVersion.objects.create(shop=shop, status=ModelVersion.READY, algorithm=model.algorithm)
     path = Path(str(shop.id)) / f"{version.id}-{uuid.uuid4().hex[:8]}.npz"

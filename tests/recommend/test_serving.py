@@ -6,6 +6,7 @@ import json
 import pytest
 
 from personalize.events.models import Event
+from personalize.recommend import store
 from tests.factories import make_event, make_product
 from tests.recommend.conftest import collect, make_catalog, product_ids, recommendations, train_model
 
@@ -53,6 +54,27 @@ def test_a_known_customer_is_found_by_customer_id(shop):
         recommendations(shop, "for_you", customer_id="b-shopper-3", visitor_id="v-anon", limit=4)
     )
     assert set(ids) <= B
+
+
+def test_a_shopper_training_did_not_rank_is_ranked_once_per_model_version(shop, monkeypatch):
+    make_catalog(shop)
+    train_model(shop, precompute_top_n=False)
+    monkeypatch.setattr(store, "RANKED_USERS_MAX", 2)
+
+    first = product_ids(recommendations(shop, "for_you", visitor_id="a-shopper-0", limit=4))
+    assert set(first) <= A
+    assert product_ids(recommendations(shop, "for_you", visitor_id="a-shopper-0", limit=4)) == first
+    for shopper in ("b-shopper-1", "a-shopper-2"):
+        assert product_ids(recommendations(shop, "for_you", visitor_id=shopper, limit=4))
+    ranker = store.shop_view(shop)[0].ranker
+    rows = [ranker.user_row(f"v:{s}") for s in ("b-shopper-1", "a-shopper-2")]
+    assert [row for row, _ in ranker.ranked_users] == rows  # at most 2, the least recent gone
+
+    # a new version starts from nothing: no list of the old model serves
+    train_model(shop, precompute_top_n=False)
+    assert set(product_ids(recommendations(shop, "for_you", visitor_id="a-shopper-0", limit=4))) <= A
+    ranker = store.shop_view(shop)[0].ranker
+    assert [row for row, _ in ranker.ranked_users] == [ranker.user_row("v:a-shopper-0")]
 
 
 def _interactions():
