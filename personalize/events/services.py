@@ -15,7 +15,7 @@ from personalize.events.bulk import Then, insert_rows
 from personalize.events.models import Event, Order, OrderLine, Visitor
 from personalize.events.validation import validate_event
 from personalize.lib import cache as batch_cache
-from personalize.recommend.realtime import activity_keys, forget_activity, remember_events
+from personalize.recommend.realtime import activity_keys, activity_update, forget_activity
 from personalize.shops.models import Shop
 
 # A visitor row is refreshed at most this often; last_seen is accurate to this.
@@ -106,7 +106,7 @@ def prepare_events(*, shop: Shop, batch: list, received_at: datetime | None = No
     return PreparedBatch(shop=shop, now=now, result=result, events=events, cache_keys=keys)
 
 
-def store_events(prepared: PreparedBatch, *, cached: dict | None) -> CollectResult:
+def store_events(prepared: PreparedBatch, *, cached: batch_cache.Reads | None) -> CollectResult:
     """Store a prepared batch. `cached`: the values of its `cache_keys` (None when the cache could
     not be read: each reader then tries on its own)."""
     shop, events, now, result = prepared.shop, prepared.events, prepared.now, prepared.result
@@ -153,12 +153,12 @@ def store_events(prepared: PreparedBatch, *, cached: dict | None) -> CollectResu
         if r["visitor_id"] in written
     }
     idle = settings.PZ_SESSION_IDLE_SECONDS
+    activity = activity_update(shop=shop, events=new_events, read=cached)
     if connection.in_atomic_block:  # the caller's transaction: visitors are fresh once it commits
-        batch_cache.set_many((sessions, idle))
+        batch_cache.set_many((sessions, idle), update=activity)
         transaction.on_commit(lambda: batch_cache.set_many((touched, VISITOR_TOUCH_SECONDS)))
-    else:  # committed already: one cache round trip for both
-        batch_cache.set_many((sessions, idle), (touched, VISITOR_TOUCH_SECONDS))
-    remember_events(shop=shop, events=new_events, cached=cached)
+    else:  # committed already: one cache round trip for all three
+        batch_cache.set_many((sessions, idle), (touched, VISITOR_TOUCH_SECONDS), update=activity)
     watched = None if cached is None else bool(cached.get(watch_key(shop.id)))
     notify_collected(shop=shop, count=len(stored), watched=watched)  # the live feed; never raises
     result.accepted = len(stored)
@@ -236,11 +236,11 @@ def _order_from_event(event: dict) -> OrderIn:
     )
 
 
-def _read_cache(keys: list[str]) -> dict | None:
+def _read_cache(keys: list[str]) -> batch_cache.Reads | None:
     """The batch's cache reads in one round trip; None when the cache is down (each reader then
     tries on its own, and reports)."""
     try:
-        return cache.get_many(keys)
+        return batch_cache.read_many(keys)
     except Exception:  # noqa: BLE001 (reported by the readers that retry)
         return None
 

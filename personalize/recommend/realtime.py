@@ -1,19 +1,18 @@
 """What a visitor just did, kept in the cache so the very next recommendation request reflects it.
 
 One cache entry per shop and visitor holds their recent items (newest first), their cart and what
-they bought. The collect path updates it with one get_many and one set_many per batch; serving
-reads it in the same cache round trip as its model and catalog versions.
+they bought. The collect path reads it with the batch's other cache keys and writes it back as an
+atomic update (`personalize.lib.cache.Update`): two batches of one visitor arriving together both
+count. Serving reads it in the same cache round trip as its model and catalog versions.
 """
 
-import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
 
+from personalize.lib.cache import Reads, Update
 from personalize.shops.models import Shop
-
-log = logging.getLogger(__name__)
 
 RECENT_MAX = 50
 CART_MAX = 100
@@ -70,29 +69,24 @@ def activity_keys(*, shop: Shop, events: list[dict]) -> list[str]:
     return [activity_key(shop.id, visitor_id) for visitor_id in visitors]
 
 
-def remember_events(*, shop: Shop, events: list[dict], cached: dict | None = None) -> None:
-    """Fold newly stored events (validated dicts: visitor_id, session_id, type, product_id, items, ts)
-    into their visitors' activity. `cached`: their `activity_keys` read already, else read here.
-    Never raises: the events are stored already, and a cache outage must not fail the collect
-    request that carried them."""
+def activity_update(*, shop: Shop, events: list[dict], read: Reads | None) -> Update | None:
+    """The update that folds newly stored events (validated dicts: visitor_id, session_id, type,
+    product_id, items, ts) into their visitors' activity; None when no event is tracked.
+    `read`: the batch's cache reads, holding the `activity_keys` (None: not read)."""
     by_visitor: dict[str, list[dict]] = defaultdict(list)
     for event in events:
         if event.get("type") in TRACKED and event.get("visitor_id"):
             by_visitor[event["visitor_id"]].append(event)
     if not by_visitor:
-        return
-    try:
-        keys = {activity_key(shop.id, visitor_id): visitor_id for visitor_id in by_visitor}
-        if cached is None:
-            cached = cache.get_many(list(keys))
-        updated = {}
-        for key, visitor_id in keys.items():
-            activity = Activity.from_cached(cached.get(key))
-            _apply(activity, by_visitor[visitor_id])
-            updated[key] = activity.as_cached()
-        cache.set_many(updated, timeout=TTL_SECONDS)
-    except Exception:
-        log.exception("could not remember the events of shop %s for real-time recommendations", shop.id)
+        return None
+    visitor_of = {activity_key(shop.id, visitor_id): visitor_id for visitor_id in by_visitor}
+
+    def apply(key: str, current) -> dict:
+        activity = Activity.from_cached(current)
+        _apply(activity, by_visitor[visitor_of[key]])
+        return activity.as_cached()
+
+    return Update(keys=list(visitor_of), apply=apply, timeout=TTL_SECONDS, read=read)
 
 
 def forget_activity(*, shop: Shop, visitor_id: str) -> None:

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test import Client
 
 from personalize.events.models import Event, Order, Visitor
+from personalize.recommend.realtime import read_activity
 from tests.factories import make_event
 
 ORIGIN = "https://alice-shop.example"
@@ -393,6 +394,14 @@ class TestConcurrency:
         assert Event.objects.for_shop(shop).count() == len(batch)
         assert Order.objects.for_shop(shop).count() == 1
         assert Order.objects.for_shop(shop).get().lines.count() == 1
+
+    def test_batches_of_one_visitor_sent_at_once_all_reach_the_real_time_activity(self, shop):
+        products = [f"p{i}" for i in range(8)]
+        self.run_threads(
+            len(products), lambda: collect(shop, [make_event("add_to_cart", product_id=products.pop())])
+        )
+        activity = read_activity(shop=shop, visitor_id="v-1")
+        assert sorted(p for p, *_ in activity.recent) == sorted(activity.cart) == [f"p{i}" for i in range(8)]
 
     def test_the_rate_limit_holds_under_concurrency(self, shop):
         shop.collect_rate_limit = 7

@@ -4,6 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from personalize.events import ratelimit
+from personalize.events.services import prepare_events, store_events
 from personalize.recommend.realtime import RECENT_MAX, forget_activity, read_activity
 from tests.factories import make_event
 from tests.recommend.conftest import collect, make_catalog, product_ids, recommendations
@@ -77,6 +79,21 @@ def test_it_follows_the_cart_and_what_was_bought(shop):
     assert activity.cart == []
     assert activity.bought == ["p1", "p3"]
     assert activity.recent[0][1] == "purchase"
+
+
+def test_two_batches_read_before_either_is_stored_both_count(shop):
+    first = prepare_events(shop=shop, batch=[make_event("product_view", product_id="p1", ts=at(1))])
+    second = prepare_events(shop=shop, batch=[make_event("add_to_cart", product_id="p2", ts=at(2))])
+    # Two web workers read the visitor's activity (with the rate limit) before either writes it back.
+    reads = [
+        ratelimit.take_events(shop_id=shop.id, limit=100, count=1, read=batch.cache_keys)[1]
+        for batch in (first, second)
+    ]
+    store_events(first, cached=reads[0])
+    store_events(second, cached=reads[1])
+    activity = read_activity(shop=shop, visitor_id="v-1")
+    assert [(p, t) for p, t, *_ in activity.recent] == [("p2", "add_to_cart"), ("p1", "product_view")]
+    assert activity.cart == ["p2"]
 
 
 def test_a_resent_event_is_not_applied_again(shop):
