@@ -418,11 +418,7 @@ def _similar(ctx: Context, pool: _Pool, anchors: list[int], weights: np.ndarray)
                 path = path.rpartition(CATEGORY_SEPARATOR)[0]
             if not path:
                 continue
-            mask = pool.allowed & catalog.category_mask(path)
-            if not mask.any():
-                continue
-            ranked = _popular_first(ctx, mask)
-            pool.add(ranked, None, ("similar", anchor))
+            pool.add(_popular_first(ctx, path, pool.allowed), None, ("similar", anchor))
 
 
 def _bought_with_anchor(ctx: Context, pool: _Pool) -> None:
@@ -665,17 +661,15 @@ def _unique(indices: np.ndarray) -> np.ndarray:
     return indices[np.sort(first)]
 
 
-def _popular_first(ctx: Context, mask: np.ndarray) -> np.ndarray:
-    """Indices where `mask`, trending ones first, then newest."""
+def _popular_first(ctx: Context, category: str, allowed: np.ndarray) -> np.ndarray:
+    """The allowed products of `category` or below it, trending ones first, then newest."""
     ranker = ctx.ranker
-    trending = (
-        ranker.trending
-        if ranker is not None and ranker.trending.size
-        else store.event_trending(ctx.shop, ctx.view)[0]
-    )
-    first = trending[mask[trending]] if trending.size else np.zeros(0, dtype=np.int64)
-    rest = ctx.catalog.newest[mask[ctx.catalog.newest]]
-    return _unique(np.concatenate([first.astype(np.int64), rest.astype(np.int64)]))
+    if ranker is not None and ranker.trending.size:
+        ranked = ranker.popular_in(ctx.catalog, category)
+    else:
+        trending = store.event_trending(ctx.shop, ctx.view)[0]
+        ranked = store.trending_then_newest(trending, ctx.catalog, category)
+    return ranked[allowed[ranked]]
 
 
 # --- rules' look-ups and the answer ----------------------------------------------------------------
@@ -687,8 +681,7 @@ def _pinnable(ctx: Context, product_id: str) -> int | None:
 
 
 def _best_in_category(ctx: Context, value: str, taken: set[int]) -> int | None:
-    mask = ctx.allowed & ctx.catalog.category_mask(value)
-    for i in _popular_first(ctx, mask).tolist():
+    for i in _popular_first(ctx, value, ctx.allowed).tolist():
         if i not in taken:
             return i
     return None

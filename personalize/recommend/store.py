@@ -323,10 +323,24 @@ class Ranker:
     neighbour_lists: np.ndarray | None = None
     # category code -> its most trending products (catalog indices), filled as requests ask
     trending_by_category: dict = field(default_factory=dict)
+    # category value -> its products by trending then newest (catalog indices), filled as requests ask
+    popular_by_category: dict = field(default_factory=dict)
     # top-N (model indices) ranked at request time for trained users training did not precompute:
     # a function of this ranker alone, and a shopper's pages ask for it again and again
     ranked_users: OrderedDict = field(default_factory=OrderedDict)
     _ranked_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def popular_in(self, catalog: Catalog, category: str) -> np.ndarray:
+        """The products of `category` or below it, the model's trending first, then the newest
+        (this ranker's catalog snapshot)."""
+        found = self.popular_by_category.get(category)
+        if found is None:
+            if len(self.popular_by_category) > 256:
+                self.popular_by_category.clear()
+            found = self.popular_by_category[category] = trending_then_newest(
+                self.trending, catalog, category
+            )
+        return found
 
     def ranked_user(self, key: tuple, rank) -> np.ndarray:
         """`rank()`'s answer for `key`, computed once per ranker (LRU, RANKED_USERS_MAX entries)."""
@@ -368,6 +382,15 @@ class Ranker:
         model_items = model_items[(model_items >= 0) & (model_items < self.product_of.size)]
         mapped = self.product_of[model_items]
         return mapped[mapped >= 0]
+
+
+def trending_then_newest(trending: np.ndarray, catalog: Catalog, category: str) -> np.ndarray:
+    """Catalog indices of the products of `category` or below it: those in `trending` in its order,
+    then the rest, newest first."""
+    mask = catalog.category_mask(category)
+    first = trending[mask[trending]].astype(np.int64) if trending.size else np.zeros(0, dtype=np.int64)
+    rest = catalog.newest[mask[catalog.newest]].astype(np.int64)
+    return np.concatenate([first, rest[~np.isin(rest, first)]])
 
 
 def _embed(model: engine.Model, features: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
