@@ -10,6 +10,7 @@ meanwhile is modified again from its new value; on the local-memory cache, which
 process, a lock does the same.
 """
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable
@@ -17,19 +18,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
+from redis.exceptions import NoScriptError
 
 log = logging.getLogger(__name__)
 
-# KEYS[1]; ARGV: what was read ("1": the value ARGV[2], "0": nothing, "2": not read), the new
-# value, its expiry in seconds. Returns 1 when it swapped, else {what the key holds now}.
+# KEYS[1]; ARGV: what was read ("1": a value, whose SHA-1 is ARGV[2]; "0": nothing; "2": not read),
+# the new value, its expiry in seconds. Returns 1 when it swapped, else {what the key holds now}.
+# The digest, not the value read, travels back: a batch of 50 visitors would send 50 entries twice.
 _SWAP = """
 local current = redis.call('GET', KEYS[1])
-if (ARGV[1] == '1' and current == ARGV[2]) or (ARGV[1] == '0' and not current) then
+if (ARGV[1] == '1' and current and redis.sha1hex(current) == ARGV[2]) or (ARGV[1] == '0' and not current) then
   redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
   return 1
 end
 return {current}
 """
+_SWAP_SHA = hashlib.sha1(_SWAP.encode()).hexdigest()
 # Each further try follows a write that won in between: more than a few means a hot loop elsewhere.
 SWAP_ATTEMPTS = 8
 _local_lock = threading.Lock()
@@ -128,21 +132,32 @@ def set_many(*groups: tuple[dict, int], update: Update | None = None) -> None:
         except Exception:
             log.exception("could not update the cache keys %s", update.keys[:3])
     for made, args in swaps:
-        pipe.eval(_SWAP, 1, made, *args)
+        pipe.evalsha(_SWAP_SHA, 1, made, *args)
     if not groups and not swaps:
         return
-    replies = pipe.execute()
-    if swaps:
-        try:
-            _finish_swaps(client, redis, update, replies[len(replies) - len(swaps) :])
-        except Exception:
-            log.exception("could not update the cache keys %s", update.keys[:3])
+    replies = pipe.execute(raise_on_error=False)
+    stored, swapped = replies[: len(replies) - len(swaps)], replies[len(replies) - len(swaps) :]
+    for reply in stored:
+        if isinstance(reply, Exception):
+            raise reply
+    if not swaps:
+        return
+    try:
+        if any(isinstance(reply, NoScriptError) for reply in swapped):
+            redis.script_load(_SWAP)  # a new or flushed Redis: the swaps did not run, so run them now
+            again = redis.pipeline(transaction=False)
+            for made, args in swaps:
+                again.evalsha(_SWAP_SHA, 1, made, *args)
+            swapped = again.execute(raise_on_error=False)
+        _finish_swaps(client, redis, update, swapped)
+    except Exception:
+        log.exception("could not update the cache keys %s", update.keys[:3])
 
 
 def _swap_args(client, update: Update, key: str, raw) -> tuple:
     """The swap's arguments against `raw`, what the key held when read (None: missing)."""
     new = client.encode(update.apply(key, None if raw is None else client.decode(raw)))
-    return ("0", "") if raw is None else ("1", raw), new
+    return ("0", "") if raw is None else ("1", hashlib.sha1(raw).hexdigest()), new
 
 
 def _first_swaps(client, update: Update) -> list[tuple]:
@@ -163,11 +178,11 @@ def _finish_swaps(client, redis, update: Update, replies: list) -> None:
     for key, reply in zip(update.keys, replies, strict=True):
         attempts = 0
         while reply != 1:
-            if attempts == SWAP_ATTEMPTS:
-                log.warning("gave up updating the cache key %s after %s tries", key, attempts)
+            if isinstance(reply, Exception) or attempts == SWAP_ATTEMPTS:
+                log.warning("gave up updating the cache key %s after %s tries: %s", key, attempts, reply)
                 break
             expected, new = _swap_args(client, update, key, reply[0])
-            reply = redis.eval(_SWAP, 1, client.make_key(key), *expected, new, update.timeout)
+            reply = redis.evalsha(_SWAP_SHA, 1, client.make_key(key), *expected, new, update.timeout)
             attempts += 1
 
 

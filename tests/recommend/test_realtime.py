@@ -6,6 +6,7 @@ import pytest
 
 from personalize.events import ratelimit
 from personalize.events.services import prepare_events, store_events
+from personalize.lib.cache import redis_client
 from personalize.recommend.realtime import RECENT_MAX, forget_activity, read_activity
 from tests.factories import make_event
 from tests.recommend.conftest import collect, make_catalog, product_ids, recommendations
@@ -94,6 +95,14 @@ def test_two_batches_read_before_either_is_stored_both_count(shop):
     activity = read_activity(shop=shop, visitor_id="v-1")
     assert [(p, t) for p, t, *_ in activity.recent] == [("p2", "add_to_cart"), ("p1", "product_view")]
     assert activity.cart == ["p2"]
+
+
+@pytest.mark.skipif(redis_client() is None, reason="the compare-and-set script is Redis's")
+def test_the_activity_still_updates_after_redis_forgot_its_scripts(shop):
+    collect(shop, [make_event("product_view", product_id="p1", ts=at(1))])
+    redis_client().get_client(write=True).script_flush()  # as a restarted Redis would
+    collect(shop, [make_event("product_view", product_id="p2", ts=at(2))])
+    assert [p for p, *_ in read_activity(shop=shop, visitor_id="v-1").recent] == ["p2", "p1"]
 
 
 def test_a_resent_event_is_not_applied_again(shop):
