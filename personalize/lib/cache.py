@@ -22,18 +22,45 @@ from redis.exceptions import NoScriptError
 
 log = logging.getLogger(__name__)
 
-# KEYS[1]; ARGV: what was read ("1": a value, whose SHA-1 is ARGV[2]; "0": nothing; "2": not read),
-# the new value, its expiry in seconds. Returns 1 when it swapped, else {what the key holds now}.
-# The digest, not the value read, travels back: a batch of 50 visitors would send 50 entries twice.
-_SWAP = """
-local current = redis.call('GET', KEYS[1])
-if (ARGV[1] == '1' and current and redis.sha1hex(current) == ARGV[2]) or (ARGV[1] == '0' and not current) then
-  redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
-  return 1
+
+class _Script:
+    """A Lua script run by its SHA-1 (EVALSHA), so the body does not travel with every call."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.sha = hashlib.sha1(text.encode()).hexdigest()
+
+
+# KEYS: the keys; ARGV: a value and an expiry in seconds (0: none) per key. Every key in one command:
+# redis-py packs and parses each command in Python, and a batch of 50 visitors sets 100 keys.
+_SET_MANY = _Script("""
+for i, key in ipairs(KEYS) do
+  local ttl = tonumber(ARGV[2 * i])
+  if ttl > 0 then
+    redis.call('SET', key, ARGV[2 * i - 1], 'EX', ttl)
+  else
+    redis.call('SET', key, ARGV[2 * i - 1])
+  end
 end
-return {current}
-"""
-_SWAP_SHA = hashlib.sha1(_SWAP.encode()).hexdigest()
+return #KEYS
+""")
+# Compare-and-set per key. ARGV per key: what was read ("1": a value whose SHA-1 follows, "0":
+# nothing, "2": not read), that SHA-1, the new value, its expiry in seconds. Each reply: 1 when it
+# swapped, else {what the key holds now}. The digest, not the value read, travels back.
+_SWAP_MANY = _Script("""
+local out = {}
+for i, key in ipairs(KEYS) do
+  local read, digest = ARGV[4 * i - 3], ARGV[4 * i - 2]
+  local current = redis.call('GET', key)
+  if (read == '1' and current and redis.sha1hex(current) == digest) or (read == '0' and not current) then
+    redis.call('SET', key, ARGV[4 * i - 1], 'EX', ARGV[4 * i])
+    out[i] = 1
+  else
+    out[i] = {current}
+  end
+end
+return out
+""")
 # Each further try follows a write that won in between: more than a few means a hot loop elsewhere.
 SWAP_ATTEMPTS = 8
 _local_lock = threading.Lock()
@@ -108,7 +135,7 @@ def uncount(counter: str, delta: int) -> None:
     cache.decr(counter, delta)
 
 
-def set_many(*groups: tuple[dict, int], update: Update | None = None) -> None:
+def set_many(*groups: tuple[dict, int | None], update: Update | None = None) -> None:
     """Store each ({key: value}, timeout) group and run `update`: one round trip on Redis whatever
     their number, unless an updated key changed since it was read. A failing `update` is logged,
     not raised: the groups are stored all the same."""
@@ -120,69 +147,89 @@ def set_many(*groups: tuple[dict, int], update: Update | None = None) -> None:
         if update is not None:
             _update_locally(update)
         return
-    redis = client.get_client(write=True)
-    pipe = redis.pipeline(transaction=False)
-    for values, timeout in groups:
-        for key, value in values.items():
-            client.set(key, value, timeout=timeout, client=pipe)
-    swaps = []
+    calls = []
+    if groups:
+        keys, args = [], []
+        for values, timeout in groups:
+            for key, value in values.items():
+                keys.append(client.make_key(key))
+                args += [client.encode(value), timeout or 0]
+        calls.append((_SET_MANY, keys, args))
+    swaps = None
     if update is not None:
         try:
             swaps = _first_swaps(client, update)
+            calls.append((_SWAP_MANY, *swaps))
         except Exception:
             log.exception("could not update the cache keys %s", update.keys[:3])
-    for made, args in swaps:
-        pipe.evalsha(_SWAP_SHA, 1, made, *args)
-    if not groups and not swaps:
+    if not calls:
         return
+    redis = client.get_client(write=True)
+    replies = _run(redis, calls)
+    if groups and isinstance(replies[0], Exception):
+        raise replies[0]
+    if swaps is not None:
+        try:
+            _finish_swaps(client, redis, update, replies[-1])
+        except Exception:
+            log.exception("could not update the cache keys %s", update.keys[:3])
+
+
+def _run(redis, calls: list[tuple[_Script, list, list]]) -> list:
+    """Each (script, keys, args) in one pipeline; replies in order, errors as values. A Redis that
+    does not know a script (new, restarted, flushed) refuses the call: it is loaded and run again."""
+    pipe = redis.pipeline(transaction=False)
+    for script, keys, args in calls:
+        pipe.evalsha(script.sha, len(keys), *keys, *args)
     replies = pipe.execute(raise_on_error=False)
-    stored, swapped = replies[: len(replies) - len(swaps)], replies[len(replies) - len(swaps) :]
-    for reply in stored:
-        if isinstance(reply, Exception):
-            raise reply
-    if not swaps:
-        return
-    try:
-        if any(isinstance(reply, NoScriptError) for reply in swapped):
-            redis.script_load(_SWAP)  # a new or flushed Redis: the swaps did not run, so run them now
-            again = redis.pipeline(transaction=False)
-            for made, args in swaps:
-                again.evalsha(_SWAP_SHA, 1, made, *args)
-            swapped = again.execute(raise_on_error=False)
-        _finish_swaps(client, redis, update, swapped)
-    except Exception:
-        log.exception("could not update the cache keys %s", update.keys[:3])
+    refused = [n for n, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+    if refused:
+        again = redis.pipeline(transaction=False)
+        for n in refused:
+            script, keys, args = calls[n]
+            again.script_load(script.text)
+            again.evalsha(script.sha, len(keys), *keys, *args)
+        for n, reply in zip(refused, again.execute(raise_on_error=False)[1::2], strict=True):
+            replies[n] = reply
+    return replies
 
 
-def _swap_args(client, update: Update, key: str, raw) -> tuple:
-    """The swap's arguments against `raw`, what the key held when read (None: missing)."""
-    new = client.encode(update.apply(key, None if raw is None else client.decode(raw)))
-    return ("0", "") if raw is None else ("1", hashlib.sha1(raw).hexdigest()), new
+def _swap_args(client, update: Update, key: str, raw, current) -> list:
+    """One key's part of a swap against `raw`, what the key held when read (None: missing), and
+    `current`, that value decoded."""
+    new = client.encode(update.apply(key, current))
+    expected = ["0", ""] if raw is None else ["1", hashlib.sha1(raw).hexdigest()]
+    return [*expected, new, update.timeout]
 
 
-def _first_swaps(client, update: Update) -> list[tuple]:
-    swaps = []
+def _first_swaps(client, update: Update) -> tuple[list, list]:
+    """The keys and arguments of the first swap of every key."""
     raw = update.read.raw if update.read is not None else {}
-    for key in update.keys:
-        made = client.make_key(key)
+    args = []
+    for key in update.keys:  # a key not read: its swap only fetches the value, to start from it
         if key in raw:
-            expected, new = _swap_args(client, update, key, raw[key])
-            swaps.append((made, (*expected, new, update.timeout)))
-        else:  # not read: the swap only fetches the value, to start from it
-            swaps.append((made, ("2", "", "", update.timeout)))
-    return swaps
+            args += _swap_args(client, update, key, raw[key], update.read.get(key))
+        else:
+            args += ["2", "", "", update.timeout]
+    return [client.make_key(key) for key in update.keys], args
 
 
-def _finish_swaps(client, redis, update: Update, replies: list) -> None:
+def _finish_swaps(client, redis, update: Update, replies) -> None:
     """Apply the update again to each key whose swap found another value, until one swap wins."""
+    if isinstance(replies, Exception):
+        raise replies
     for key, reply in zip(update.keys, replies, strict=True):
         attempts = 0
         while reply != 1:
-            if isinstance(reply, Exception) or attempts == SWAP_ATTEMPTS:
-                log.warning("gave up updating the cache key %s after %s tries: %s", key, attempts, reply)
+            if attempts == SWAP_ATTEMPTS:
+                log.warning("gave up updating the cache key %s after %s tries", key, attempts)
                 break
-            expected, new = _swap_args(client, update, key, reply[0])
-            reply = redis.evalsha(_SWAP_SHA, 1, client.make_key(key), *expected, new, update.timeout)
+            raw = reply[0]
+            args = _swap_args(client, update, key, raw, None if raw is None else client.decode(raw))
+            (replies_of_one,) = _run(redis, [(_SWAP_MANY, [client.make_key(key)], args)])
+            if isinstance(replies_of_one, Exception):
+                raise replies_of_one
+            (reply,) = replies_of_one
             attempts += 1
 
 
