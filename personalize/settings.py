@@ -185,6 +185,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True  # no row per successful login
+AXES_VERBOSE = False  # no banner on every manage.py command and process start
 AXES_USERNAME_CALLABLE = "personalize.dashboard.login_guard.login_username"
 AXES_CLIENT_IP_CALLABLE = "personalize.dashboard.login_guard.client_ip"
 AXES_LOCKOUT_CALLABLE = "personalize.dashboard.login_guard.locked_out"
