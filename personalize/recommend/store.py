@@ -317,8 +317,7 @@ class Ranker:
     new_products: np.ndarray  # catalog indices of products with a feature-made vector, newest first
     trending: np.ndarray  # catalog indices, most trending first
     trending_score: np.ndarray
-    user_keys: np.ndarray  # sorted user ids ("c:…", "v:…")
-    user_rows: np.ndarray  # their rows in the model
+    user_row_of: dict  # user id ("c:…", "v:…") -> their row in the model
     # model.similar's column indices with each row ordered by weight, strongest first (its indptr)
     neighbour_lists: np.ndarray | None = None
     # category code -> its most trending products (catalog indices), filled as requests ask
@@ -370,12 +369,7 @@ class Ranker:
         return found
 
     def user_row(self, key: str) -> int | None:
-        if not key or not self.user_keys.size:
-            return None
-        at = int(np.searchsorted(self.user_keys, key))
-        if at < self.user_keys.size and self.user_keys[at] == key:
-            return int(self.user_rows[at])
-        return None
+        return self.user_row_of.get(key)
 
     def products(self, model_items: np.ndarray) -> np.ndarray:
         """Model indices (-1 padded) -> catalog indices of the ones still in the catalog."""
@@ -409,8 +403,11 @@ def _resized(matrix, n: int):
     return sp.csr_matrix((csr.data, csr.indices, indptr), shape=(n, n))
 
 
-def build_ranker(version_id: int, art: artifact_files.Artifacts, catalog: Catalog) -> Ranker:
-    """Lay a trained version over a catalog snapshot (vectors for new products from their features)."""
+def build_ranker(
+    version_id: int, art: artifact_files.Artifacts, catalog: Catalog, previous: Ranker | None = None
+) -> Ranker:
+    """Lay a trained version over a catalog snapshot (vectors for new products from their features).
+    `previous`: the ranker this one replaces; what depends on the version alone is taken from it."""
     model = art.model
     n_trained = int(np.asarray(model.item_vectors).shape[0])
     trained_index = {str(pid): m for m, pid in enumerate(art.item_ids.tolist())}
@@ -443,7 +440,10 @@ def build_ranker(version_id: int, art: artifact_files.Artifacts, catalog: Catalo
     keep = (trending_items >= 0) & (trending_items < n_trained)
     trending_cat = product_of[trending_items[keep]]
     trending_score = np.asarray(art.trending_score, dtype=np.float32)[keep]
-    order = np.argsort(art.user_ids, kind="stable") if art.user_ids.size else np.zeros(0, dtype=np.int64)
+    if previous is not None and previous.version_id == version_id:
+        user_row_of = previous.user_row_of
+    else:  # a dict: searching a sorted array of 100,000 ids took 0.14 ms per request
+        user_row_of = {key: row for row, key in enumerate(art.user_ids.tolist())}
     return Ranker(
         version_id=version_id,
         artifacts=art,
@@ -454,8 +454,7 @@ def build_ranker(version_id: int, art: artifact_files.Artifacts, catalog: Catalo
         new_products=new.astype(np.int32),
         trending=trending_cat[trending_cat >= 0],
         trending_score=trending_score[trending_cat >= 0],
-        user_keys=np.asarray(art.user_ids)[order],
-        user_rows=order,
+        user_row_of=user_row_of,
         neighbour_lists=_by_weight(model.similar),
     )
 
@@ -629,7 +628,7 @@ def _refresh(shop: Shop, state: ShopState, values: dict) -> None:
                 state.model_failed_at = now
     if state.artifacts is not None and (model_moved or catalog_moved or ranker is None):
         try:
-            ranker = build_ranker(state.version_id, state.artifacts, catalog)
+            ranker = build_ranker(state.version_id, state.artifacts, catalog, previous=ranker)
         except Exception:
             log.exception(
                 "could not lay model version %s over the catalog of shop %s", state.version_id, shop.id
