@@ -31,15 +31,18 @@ class _Script:
         self.sha = hashlib.sha1(text.encode()).hexdigest()
 
 
-# KEYS: the keys; ARGV: a value and an expiry in seconds (0: none) per key. Every key in one command:
-# redis-py packs and parses each command in Python, and a batch of 50 visitors sets 100 keys.
+# KEYS: the keys; ARGV: a value and a timeout per key, as Django's (seconds; -1 stands for None,
+# no expiry; 0 expires at once). Every key in one command: redis-py packs and parses each command
+# in Python, and a batch of 50 visitors sets 100 keys.
 _SET_MANY = _Script("""
 for i, key in ipairs(KEYS) do
   local ttl = tonumber(ARGV[2 * i])
   if ttl > 0 then
     redis.call('SET', key, ARGV[2 * i - 1], 'EX', ttl)
-  else
+  elseif ttl < 0 then
     redis.call('SET', key, ARGV[2 * i - 1])
+  else
+    redis.call('DEL', key)
   end
 end
 return #KEYS
@@ -153,7 +156,7 @@ def set_many(*groups: tuple[dict, int | None], update: Update | None = None) -> 
         for values, timeout in groups:
             for key, value in values.items():
                 keys.append(client.make_key(key))
-                args += [client.encode(value), timeout or 0]
+                args += [client.encode(value), -1 if timeout is None else timeout]
         calls.append((_SET_MANY, keys, args))
     swaps = None
     if update is not None:
