@@ -14,6 +14,7 @@ Products in the catalog but not in the model (they arrived after training) get v
 features at load time, so they can be recommended the same minute.
 """
 
+import gc
 import logging
 import threading
 import time
@@ -639,6 +640,13 @@ def _refresh(shop: Shop, state: ShopState, values: dict) -> None:
     state.view = View(
         catalog=catalog, ranker=ranker, rules=rules, version_id=ranker.version_id if ranker else None
     )
+    if catalog_moved or model_moved:
+        # A big catalog is a few hundred thousand long-lived objects (a list of tags per product,
+        # ...): a full garbage collection walking them paused a worker for 117 ms, at random, on the
+        # 50k-product benchmark shop. Frozen, later collections skip them (0.8 ms). The collection
+        # first keeps today's garbage out of the frozen set; a reload pays it once.
+        gc.collect()
+        gc.freeze()
 
 
 def _load_artifacts(
