@@ -119,8 +119,7 @@ def count_and_read(counter: str, delta: int, timeout: int, keys: list[str]) -> t
     if keys:
         pipe.mget([client.make_key(key) for key in keys])
     replies = pipe.execute()
-    raw = dict(zip(keys, replies[2], strict=True)) if keys else {}
-    return int(replies[1]), Reads({key: client.decode(v) for key, v in raw.items() if v is not None}, raw)
+    return int(replies[1]), _reads(client, keys, replies[2] if keys else [])
 
 
 def read_many(keys: list[str]) -> Reads:
@@ -129,6 +128,11 @@ def read_many(keys: list[str]) -> Reads:
     if client is None:
         return Reads(cache.get_many(keys))
     values = client.get_client(write=True).mget([client.make_key(key) for key in keys]) if keys else []
+    return _reads(client, keys, values)
+
+
+def _reads(client, keys: list[str], values: list) -> Reads:
+    """Reads of an MGET's replies (None for a missing key)."""
     raw = dict(zip(keys, values, strict=True))
     return Reads({key: client.decode(v) for key, v in raw.items() if v is not None}, raw)
 

@@ -668,7 +668,7 @@ def _popular_first(ctx: Context, category: str, allowed: np.ndarray) -> np.ndarr
         ranked = ranker.popular_in(ctx.catalog, category)
     else:
         trending = store.event_trending(ctx.shop, ctx.view)[0]
-        ranked = store.trending_then_newest(trending, ctx.catalog, category)
+        ranked = store.trending_then_newest(trending, ctx.catalog, ctx.catalog.category_mask(category))
     return ranked[allowed[ranked]]
 
 

@@ -338,7 +338,7 @@ class Ranker:
             if len(self.popular_by_category) > 256:
                 self.popular_by_category.clear()
             found = self.popular_by_category[category] = trending_then_newest(
-                self.trending, catalog, category
+                self.trending, catalog, catalog.category_mask(category)
             )
         return found
 
@@ -361,12 +361,10 @@ class Ranker:
         catalog snapshot; every caller asks the same `n`)."""
         found = self.trending_by_category.get(code)
         if found is None:
-            trending = self.trending[catalog.cat_codes[self.trending] == code][:n].astype(np.int64)
-            if trending.size < n:
-                newest = catalog.newest[catalog.cat_codes[catalog.newest] == code].astype(np.int64)
-                newest = newest[~np.isin(newest, trending)]
-                trending = np.concatenate([trending, newest[: n - trending.size]])
-            found = self.trending_by_category[code] = trending
+            in_category = catalog.cat_codes == code
+            found = self.trending_by_category[code] = trending_then_newest(
+                self.trending, catalog, in_category
+            )[:n]
         return found
 
     def user_row(self, key: str) -> int | None:
@@ -379,10 +377,9 @@ class Ranker:
         return mapped[mapped >= 0]
 
 
-def trending_then_newest(trending: np.ndarray, catalog: Catalog, category: str) -> np.ndarray:
-    """Catalog indices of the products of `category` or below it: those in `trending` in its order,
-    then the rest, newest first."""
-    mask = catalog.category_mask(category)
+def trending_then_newest(trending: np.ndarray, catalog: Catalog, mask: np.ndarray) -> np.ndarray:
+    """Catalog indices of the products where `mask` (n,): those in `trending` in its order, then the
+    rest, newest first."""
     first = trending[mask[trending]].astype(np.int64) if trending.size else np.zeros(0, dtype=np.int64)
     rest = catalog.newest[mask[catalog.newest]].astype(np.int64)
     return np.concatenate([first, rest[~np.isin(rest, first)]])
