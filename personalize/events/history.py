@@ -14,7 +14,9 @@ import csv
 import gzip
 import hashlib
 import io
+import itertools
 import math
+import os
 import queue
 import threading
 import uuid
@@ -25,7 +27,7 @@ from decimal import Decimal
 from typing import IO
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, connections, transaction
 from django.utils import timezone
 
 from personalize.events.bulk import insert_rows
@@ -44,6 +46,9 @@ from personalize.shops.models import Shop
 COLUMNS = ("ts", "visitor_id", "type", "product_id", "quantity", "price", "order_id")
 REQUIRED_COLUMNS = ("ts", "visitor_id", "type")
 CHUNK_ROWS = 50_000
+# Chunks stored at once on PostgreSQL at most; more than the cores only adds lock waits.
+MAX_WRITERS = 4
+DEADLOCK_ATTEMPTS = 3
 MAX_REPORTED_REJECTIONS = 100
 # Never change: event ids of re-imported files must stay the same across releases.
 _NAMESPACE = uuid.UUID("8f0a3a52-3c39-5d3c-9a4e-2f5c1a1d6b70")
@@ -77,6 +82,11 @@ class ImportSummary:
         if len(self.first_rejected) < MAX_REPORTED_REJECTIONS:
             self.first_rejected.append({"line": line, "errors": errors})
 
+    def add(self, stored: int, duplicates: int, orders_created: int) -> None:
+        self.stored += stored
+        self.duplicates += duplicates
+        self.orders_created += orders_created
+
     def as_json(self) -> dict:
         return {
             "rows_read": self.rows_read,
@@ -95,24 +105,32 @@ def import_history(
     progress: Callable[[int], None] | None = None,
     chunk_rows: int = CHUNK_ROWS,
     use_copy: bool | None = None,
+    writers: int | None = None,
 ) -> ImportSummary:
     """Import a history CSV (plain or gzip, detected from its first bytes) read from a binary stream.
 
     Memory stays bounded by a few chunks whatever the file's size. Each chunk is its own
     transaction, so an interrupted import keeps what it stored and a rerun completes it. `progress`
     is called with the number of bytes of `stream` stored since its last call. `use_copy` picks the
-    write path (default: COPY on PostgreSQL); both store the same rows.
+    write path (default: COPY on PostgreSQL); both store the same rows. `writers`: chunks stored at
+    once, each on its own database connection (default: one per core on PostgreSQL, up to
+    MAX_WRITERS; always one inside the caller's transaction, whose rows other connections cannot see).
     """
     if use_copy is None:
         use_copy = connection.vendor == "postgresql"
     elif use_copy and connection.vendor != "postgresql":
         raise ValueError("the COPY path needs PostgreSQL")
+    if writers is None:
+        writers = min(os.cpu_count() or 1, MAX_WRITERS) if connection.vendor == "postgresql" else 1
+    if connection.in_atomic_block or connection.vendor != "postgresql":
+        writers = 1
     counter = _CountingReader(stream)
     summary = ImportSummary()
     now = timezone.now()
     write = _copy_chunk if use_copy else _insert_chunk
-    # A second thread parses the next chunk while the database stores this one: on two cores the
-    # import then takes about as long as the slower of the two, not their sum.
+    # A second thread parses the next chunks while the database stores earlier ones: on two cores the
+    # import then takes about as long as the slower of the two, not their sum. PostgreSQL spends
+    # three quarters of the time, so with several writers its backends share the cores too.
     chunks: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
     parser = threading.Thread(
@@ -122,19 +140,11 @@ def import_history(
         daemon=True,
     )
     parser.start()
-    reported = 0
     try:
-        while (item := chunks.get()) is not _DONE:
-            if isinstance(item, BaseException):
-                raise item
-            chunk, consumed = item
-            if chunk:
-                _store(write, shop, chunk, now, summary)
-                if settings.DEBUG:
-                    connection.queries_log.clear()  # DEBUG keeps every statement: memory would grow with the file
-            if progress is not None and consumed > reported:
-                progress(consumed - reported)
-                reported = consumed
+        if writers == 1:
+            _write_here(write, shop, now, summary, chunks, progress)
+        else:
+            _write_in_threads(write, shop, now, summary, chunks, progress, writers, stop)
     except (OSError, EOFError) as exc:
         raise HistoryImportError(f"cannot read the file: {exc}") from exc
     except csv.Error as exc:
@@ -143,6 +153,97 @@ def import_history(
         stop.set()
         parser.join()
     return summary
+
+
+def _write_here(
+    write, shop: Shop, now: datetime, summary: ImportSummary, chunks: queue.Queue, progress
+) -> None:
+    """Store the chunks one after the other on this thread's connection."""
+    reported = 0
+    while (item := chunks.get()) is not _DONE:
+        if isinstance(item, BaseException):
+            raise item
+        chunk, consumed = item
+        if chunk:
+            summary.add(*_store(write, shop, chunk, now))
+            if settings.DEBUG:
+                connection.queries_log.clear()  # DEBUG keeps every statement: memory would grow with the file
+        if progress is not None and consumed > reported:
+            progress(consumed - reported)
+            reported = consumed
+
+
+def _write_in_threads(
+    write,
+    shop: Shop,
+    now: datetime,
+    summary: ImportSummary,
+    chunks: queue.Queue,
+    progress,
+    writers: int,
+    stop,
+) -> None:
+    """Store chunks on `writers` threads, each with its own connection; progress and the summary are
+    kept here, progress only up to the last chunk all of whose predecessors are stored."""
+    done: queue.Queue = queue.Queue()
+    order = itertools.count()
+    order_lock = threading.Lock()
+
+    def take():
+        with order_lock:  # chunks are numbered in file order, as they are taken
+            while not stop.is_set():
+                try:
+                    return chunks.get(timeout=0.1), next(order)
+                except queue.Empty:
+                    continue
+        return _DONE, None
+
+    def work() -> None:
+        try:
+            while not stop.is_set():
+                item, number = take()
+                if item is _DONE or isinstance(item, BaseException):
+                    chunks.put(item)  # for the other writers
+                    if item is not _DONE:
+                        done.put(item)
+                    return
+                chunk, consumed = item
+                done.put((number, consumed, _store(write, shop, chunk, now) if chunk else (0, 0, 0)))
+        except BaseException as exc:  # handed to the caller's thread, which raises it
+            stop.set()
+            done.put(exc)
+        finally:
+            connections.close_all()  # this thread's connections only
+            done.put(_DONE)
+
+    threads = [threading.Thread(target=work, name=f"history-writer-{i}", daemon=True) for i in range(writers)]
+    for thread in threads:
+        thread.start()
+    stored_up_to: dict[int, int] = {}
+    next_number, reported, running, failure = 0, 0, writers, None
+    try:
+        while running:
+            item = done.get()
+            if item is _DONE:
+                running -= 1
+            elif isinstance(item, BaseException):
+                failure = failure or item
+            else:
+                number, consumed, counts = item
+                summary.add(*counts)
+                stored_up_to[number] = consumed
+                while next_number in stored_up_to:
+                    consumed = stored_up_to.pop(next_number)
+                    next_number += 1
+                    if progress is not None and consumed > reported:
+                        progress(consumed - reported)
+                        reported = consumed
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    if failure is not None:
+        raise failure
 
 
 _DONE = object()
@@ -228,16 +329,30 @@ class _CountingReader(io.RawIOBase):
         return n
 
 
-def _store(write, shop: Shop, chunk: list[Row], now: datetime, summary: ImportSummary) -> None:
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                # History is replayable from its file: not waiting for the disk at commit is safe here.
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        stored, orders_created = write(shop, chunk, now)
-    summary.stored += stored
-    summary.duplicates += len(chunk) - stored
-    summary.orders_created += orders_created
+def _store(write, shop: Shop, chunk: list[Row], now: datetime) -> tuple[int, int, int]:
+    """Store one chunk in its own transaction: (stored, duplicates, orders created).
+
+    Chunks stored at once can wait on each other's visitor and order rows; should PostgreSQL still
+    find them deadlocked, the chunk it cancelled runs again (the transaction left nothing behind)."""
+    for attempt in itertools.count(1):
+        try:
+            with transaction.atomic():
+                if connection.vendor == "postgresql":
+                    with connection.cursor() as cursor:
+                        # History is replayable from its file: not waiting for the disk at commit is safe here.
+                        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+                stored, orders_created = write(shop, chunk, now)
+            return stored, len(chunk) - stored, orders_created
+        except OperationalError as exc:
+            if attempt >= DEADLOCK_ATTEMPTS or not _is_deadlock(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _is_deadlock(exc: OperationalError) -> bool:
+    import psycopg
+
+    return isinstance(exc.__cause__, psycopg.errors.DeadlockDetected)
 
 
 # --- parsing ------------------------------------------------------------------------------

@@ -313,48 +313,98 @@ def test_copy_and_insert_rows_store_identical_data(shop, other_shop, tmp_path):
     assert copy_summary.as_json() == insert_summary.as_json()
     assert copy_summary.stored > 10
 
-    def stored(shop):
-        events = list(
-            Event.objects.for_shop(shop)
-            .order_by("event_id")
-            .values(
-                "event_id",
-                "type",
-                "visitor_id",
-                "session_id",
-                "customer_id",
-                "ts",
-                "url",
-                "referrer",
-                "product_id",
-                "quantity",
-                "price",
-                "currency",
-                "order_id",
-                "revenue",
-                "items",
-                "query",
-                "rec_id",
-                "campaign_id",
-                "properties",
-            )
-        )
-        orders = list(
-            Order.objects.for_shop(shop)
-            .order_by("order_id")
-            .values("order_id", "visitor_id", "customer_id", "revenue", "currency", "ts", "source")
-        )
-        lines = sorted(
-            OrderLine.objects.for_shop(shop).values_list(
-                "order__order_id", "product_id", "quantity", "price"
-            ),
-            key=str,
-        )
-        visitors = list(
-            Visitor.objects.for_shop(shop)
-            .order_by("visitor_id")
-            .values("visitor_id", "customer_id", "first_seen", "last_seen")
-        )
-        return events, orders, lines, visitors
+    assert stored_data(shop) == stored_data(other_shop)
 
-    assert stored(shop) == stored(other_shop)
+
+def stored_data(shop):
+    """Everything an import stored in `shop`, comparable across shops."""
+    events = list(
+        Event.objects.for_shop(shop)
+        .order_by("event_id")
+        .values(
+            "event_id",
+            "type",
+            "visitor_id",
+            "session_id",
+            "customer_id",
+            "ts",
+            "url",
+            "referrer",
+            "product_id",
+            "quantity",
+            "price",
+            "currency",
+            "order_id",
+            "revenue",
+            "items",
+            "query",
+            "rec_id",
+            "campaign_id",
+            "properties",
+        )
+    )
+    orders = list(
+        Order.objects.for_shop(shop)
+        .order_by("order_id")
+        .values("order_id", "visitor_id", "customer_id", "revenue", "currency", "ts", "source")
+    )
+    lines = sorted(
+        OrderLine.objects.for_shop(shop).values_list("order__order_id", "product_id", "quantity", "price"),
+        key=str,
+    )
+    visitors = list(
+        Visitor.objects.for_shop(shop)
+        .order_by("visitor_id")
+        .values("visitor_id", "customer_id", "first_seen", "last_seen")
+    )
+    return events, orders, lines, visitors
+
+
+def straddling_history(visitors: int = 5, orders: int = 12, lines_per_order: int = 5) -> bytes:
+    """Visitors who come back in every chunk and orders whose lines cross chunk boundaries."""
+    rows = []
+    for o in range(orders):
+        visitor = f"v{o % visitors}"
+        rows.append((f"2024-03-01T10:{o:02d}:00Z", visitor, "product_view", f"sku-{o}", "", "", ""))
+        for line in range(lines_per_order):
+            rows.append(
+                (f"2024-03-01T10:{o:02d}:30Z", visitor, "purchase", f"sku-{line}", "1", f"{o}.50", f"o-{o}")
+            )
+    return (HEADER + "\n" + "".join(",".join(r) + "\n" for r in rows)).encode()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="parallel writers are a PostgreSQL path")
+@pytest.mark.django_db(transaction=True)
+def test_parallel_writers_store_exactly_what_one_writer_stores(shop, other_shop):
+    data = straddling_history()
+    seen = []
+
+    parallel = import_history(
+        shop=shop, stream=io.BytesIO(data), chunk_rows=4, writers=3, progress=seen.append
+    )
+    serial = import_history(shop=other_shop, stream=io.BytesIO(data), chunk_rows=4, writers=1)
+
+    assert parallel.as_json() == serial.as_json()
+    assert (parallel.stored, parallel.orders_created) == (72, 12)
+    assert stored_data(shop) == stored_data(other_shop)
+    assert Order.objects.for_shop(shop).get(order_id="o-3").revenue == Decimal("17.50")
+    assert sum(seen) == len(data)
+
+    before = stored_data(shop)
+    again = import_history(shop=shop, stream=io.BytesIO(data), chunk_rows=4, writers=3)
+
+    assert (again.stored, again.duplicates, again.orders_created) == (0, 72, 0)
+    assert stored_data(shop) == before
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="parallel writers are a PostgreSQL path")
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_that_fails_stops_the_import_with_its_error(shop):
+    from django.db import IntegrityError
+
+    gone = type("Gone", (), {"id": shop.id + 10_000})()  # a shop deleted meanwhile: its rows break the FK
+
+    with pytest.raises(IntegrityError):
+        import_history(shop=gone, stream=io.BytesIO(straddling_history()), chunk_rows=4, writers=2)
+
+    assert Event.objects.count() == 0
