@@ -104,7 +104,15 @@ DATABASES = {
         default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}", conn_max_age=600, conn_health_checks=True
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Statements run on psycopg's server-side binding cursors (the collect path's insert, the history
+    # import's) are prepared after 5 runs on a connection: planning the collect insert cost as much
+    # as running it. Django's own queries bind on the client and are never prepared. 0 disables it
+    # (for PgBouncer in transaction mode before 1.21, which cannot keep prepared statements).
+    DATABASES["default"]["OPTIONS"] = {
+        "prepare_threshold": int(os.environ.get("DATABASE_PREPARE_THRESHOLD", "5")) or None
+    }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue instead of failing.
         "transaction_mode": "IMMEDIATE",

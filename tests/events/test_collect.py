@@ -442,6 +442,25 @@ def test_a_batch_without_purchases_is_one_statement_on_postgresql(shop, django_a
     assert Visitor.objects.for_shop(shop).filter(visitor_id__in=["v-0", "v-49", "v-lone"]).count() == 3
 
 
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_the_collect_insert_becomes_a_prepared_statement_after_a_few_batches(shop):
+    def prepared_inserts() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%INSERT INTO \"events_event\"%%'"
+            )
+            return cursor.fetchone()[0]
+
+    collect(shop, [make_event()])
+    assert prepared_inserts() == 0  # planned anew while it may be a one-off
+    for _ in range(5):
+        collect(shop, [make_event("page_view", visitor_id="v-same")])
+
+    assert prepared_inserts() >= 1
+    assert Event.objects.for_shop(shop).count() == 6
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="synchronous_commit is PostgreSQL's")
 def test_the_relaxed_commit_lasts_only_for_the_collect_statement(shop):
