@@ -28,10 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCKER = ROOT / "docker"
 SETTINGS = ROOT / "personalize" / "settings.py"
 
-APP_SERVICES = {"migrate", "web", "ws", "worker", "beat"}
-HTTP_SERVICES = {"web", "ws"}
+APP_SERVICES = {"migrate", "web", "collect", "ws", "worker", "beat"}
+HTTP_SERVICES = {"web", "collect", "ws"}
 # Services sharing the data volume (model artifacts, media) at PZ_VAR_DIR.
-DATA_SERVICES = {"web", "ws", "worker", "beat"}
+DATA_SERVICES = {"web", "collect", "ws", "worker", "beat"}
 
 # Variables that settings.py does not read but the images, Compose or the servers do.
 KNOWN_INFRA_VARIABLES = {
@@ -39,14 +39,16 @@ KNOWN_INFRA_VARIABLES = {
     "POSTGRES_USER",
     "POSTGRES_PASSWORD",
     "POSTGRES_DB",
-    # read by gunicorn itself
+    # read by gunicorn itself (COLLECT_CONCURRENCY: compose.yml hands it to the collect service as that)
     "WEB_CONCURRENCY",
+    "COLLECT_CONCURRENCY",
     "GUNICORN_CMD_ARGS",
     # read by the celery command line (click's CELERY_ prefix: `worker --concurrency`)
     "CELERY_WORKER_CONCURRENCY",
     # host ports in compose.yml
     "WEB_PORT",
     "WS_PORT",
+    "COLLECT_PORT",
     # the Python image and pip
     "PYTHONDONTWRITEBYTECODE",
     "PYTHONUNBUFFERED",
@@ -239,6 +241,9 @@ def test_migrate_runs_once_before_the_long_running_services():
 def test_commands_start_the_right_servers():
     services = compose()["services"]
     assert services["web"]["command"][:2] == ["gunicorn", "personalize.wsgi:application"]
+    # collect is the same server with its own worker count (the variable gunicorn reads, overridden)
+    assert services["collect"]["command"] == services["web"]["command"]
+    assert services["collect"]["environment"]["WEB_CONCURRENCY"].startswith("${COLLECT_CONCURRENCY")
     assert services["ws"]["command"][:2] == ["uvicorn", "personalize.asgi:application"]
     assert services["worker"]["command"][:4] == ["celery", "-A", "personalize", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "personalize", "beat"]

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from rest_framework.views import APIView
 
 from personalize.events.serializers import ErrorSerializer
-from personalize.lib.http import json_answer, json_error
+from personalize.lib.http import json_error, plain_json_answer
 from personalize.recommend.models import WIDGETS
 from personalize.recommend.rules import normalize_category
 from personalize.recommend.serving import Query, recommend
@@ -168,7 +168,7 @@ class RecommendationsView(APIView):
             query = parse_query(request.GET)
         except BadParam as exc:
             return _private(json_error(400, exc.field, exc.reason, origin=origin))
-        return _private(json_answer(recommend(shop=shop, query=query), origin=origin))
+        return _private(plain_json_answer(recommend(shop=shop, query=query), origin=origin))
 
     def dispatch(self, request, *args, **kwargs):
         # The hot path answers Django's request directly (see personalize.lib.http).
