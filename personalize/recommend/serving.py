@@ -667,8 +667,7 @@ def _popular_first(ctx: Context, category: str, allowed: np.ndarray) -> np.ndarr
     if ranker is not None and ranker.trending.size:
         ranked = ranker.popular_in(ctx.catalog, category)
     else:
-        trending = store.event_trending(ctx.shop, ctx.view)[0]
-        ranked = store.trending_then_newest(trending, ctx.catalog, ctx.catalog.category_mask(category))
+        ranked = store.event_popular_in(ctx.shop, ctx.view, category)
     return ranked[allowed[ranked]]
 
 

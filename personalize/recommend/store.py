@@ -491,7 +491,8 @@ class ShopState:
     model_failed_at: float = 0.0
     rules_token: str | None = None
     rules_loaded_at: float = 0.0
-    event_trending: tuple | None = None  # (expires monotonic, catalog indices, scores, catalog)
+    # (expires monotonic, catalog indices, scores, catalog, {category: event_popular_in's answer})
+    event_trending: tuple | None = None
 
 
 _states: "OrderedDict[int, ShopState]" = OrderedDict()
@@ -676,11 +677,31 @@ def _load_artifacts(
 def event_trending(shop: Shop, view: View) -> tuple[np.ndarray, np.ndarray]:
     """Catalog indices by recent interest (last two weeks of views, clicks and carts, recent days
     counting more), for shops without a trained model. One query, shared through the cache."""
+    held = _held_event_trending(shop, view)
+    return held[1], held[2]
+
+
+def event_popular_in(shop: Shop, view: View, category: str) -> np.ndarray:
+    """The products of `category` or below it, event_trending's first, then the newest: made once
+    per category for as long as that list is held."""
+    held = _held_event_trending(shop, view)
+    by_category = held[4]
+    found = by_category.get(category)
+    if found is None:
+        if len(by_category) > 256:
+            by_category.clear()
+        found = by_category[category] = trending_then_newest(
+            held[1], view.catalog, view.catalog.category_mask(category)
+        )
+    return found
+
+
+def _held_event_trending(shop: Shop, view: View) -> tuple:
     state, _ = _state_and_lock(shop.id)
     now = time.monotonic()
     held = state.event_trending
     if held is not None and held[0] > now and held[3] is view.catalog:
-        return held[1], held[2]
+        return held
     ranked = cache.get(_trending_key(shop.id))
     if ranked is None:
         ranked = _query_event_trending(shop)
@@ -689,8 +710,8 @@ def event_trending(shop: Shop, view: View) -> tuple[np.ndarray, np.ndarray]:
     pairs = [(index[pid], score) for pid, score in ranked if pid in index]
     items = np.array([p[0] for p in pairs], dtype=np.int32)
     scores = np.array([p[1] for p in pairs], dtype=np.float32)
-    state.event_trending = (now + EVENT_TRENDING_SECONDS, items, scores, view.catalog)
-    return items, scores
+    state.event_trending = held = (now + EVENT_TRENDING_SECONDS, items, scores, view.catalog, {})
+    return held
 
 
 def _query_event_trending(shop: Shop, keep: int = 500) -> list[tuple[str, float]]:

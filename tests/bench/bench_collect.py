@@ -6,8 +6,6 @@ production. Load: wrk on the same machine (1 thread). Run: `make bench-collect`.
 
 import json
 import os
-import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.bench.common import ROOT, fresh_database, manage, write_result  # noqa: E402
+from tests.bench.common import ROOT, fresh_database, manage, run_wrk, write_result  # noqa: E402
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pz_bench_collect")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -27,24 +25,10 @@ CONNECTIONS = 2 * WORKERS
 
 
 def wrk(path: str, script: str | None = None, env: dict | None = None, seconds: int = SECONDS) -> dict:
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is needed: apt-get install wrk")
-    cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency"]
+    args = ["-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency"]
     if script:
-        cmd += ["-s", script]
-    cmd.append(f"http://127.0.0.1:{PORT}{path}")
-    out = subprocess.run(
-        cmd, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=True
-    ).stdout
-    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
-        "p50": latency.get("50"),
-        "p99": latency.get("99"),
-        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
-    }
+        args += ["-s", script]
+    return run_wrk([*args, f"http://127.0.0.1:{PORT}{path}"], env)
 
 
 def stored_events(env: dict) -> int:

@@ -26,7 +26,6 @@ server-side from gunicorn's access log (%(D)s, microseconds), and client-side fr
 
 import json
 import os
-import re
 import resource
 import shutil
 import signal
@@ -42,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.bench.common import ROOT, fresh_database, manage, write_result  # noqa: E402
+from tests.bench.common import ROOT, fresh_database, manage, run_wrk, write_result  # noqa: E402
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pz_bench_serve")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -296,27 +295,11 @@ def sample_answers(files: dict[str, Path]) -> dict:
 
 
 def wrk(paths: Path, seconds: int = SECONDS, connections: int = CONNECTIONS) -> dict:
-    cmd = [
-        "wrk",
-        "-t1",
-        f"-c{connections}",
-        f"-d{seconds}s",
-        "--latency",
-        "-s",
-        str(Path(__file__).with_name("serve.lua")),
-    ]
-    cmd.append(f"http://127.0.0.1:{PORT}")
-    env = {**os.environ, "PATHS": str(paths), "ORIGIN": ORIGIN}
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
-    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
-        "client_p50": latency.get("50"),
-        "client_p99": latency.get("99"),
-        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
-    }
+    script = str(Path(__file__).with_name("serve.lua"))
+    args = ["-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, f"http://127.0.0.1:{PORT}"]
+    measured = run_wrk(args, {"PATHS": str(paths), "ORIGIN": ORIGIN})
+    measured["client_p50"], measured["client_p99"] = measured.pop("p50"), measured.pop("p99")
+    return measured
 
 
 def server_latency(log: Path, offset: int) -> tuple[dict, int]:

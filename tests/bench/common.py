@@ -1,8 +1,10 @@
-"""Shared set-up for the speed benchmarks: a fresh PostgreSQL database, machine facts, results."""
+"""Shared set-up for the speed benchmarks: a fresh PostgreSQL database, wrk runs, machine facts, results."""
 
 import json
 import os
 import platform
+import re
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -27,6 +29,25 @@ def manage(*args: str, env: dict) -> str:
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
     )
     return out.stdout
+
+
+def run_wrk(args: list[str], env: dict | None = None) -> dict:
+    """Run wrk (`args` after the program name, `--latency` among them) and read its summary:
+    requests per second and in all, the p50 and p99 latency as wrk prints them, non-2xx answers."""
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    out = subprocess.run(
+        ["wrk", *args], env={**os.environ, **(env or {})}, capture_output=True, text=True, check=True
+    ).stdout
+    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "p50": latency.get("50"),
+        "p99": latency.get("99"),
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+    }
 
 
 def machine() -> dict:

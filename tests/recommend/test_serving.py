@@ -245,6 +245,19 @@ def test_trending_without_a_model_comes_from_recent_events(shop):
     assert items[3]["reason"] == "New in"
 
 
+def test_without_a_model_a_categorys_fallback_follows_recent_events_and_is_made_once(shop):
+    make_catalog(shop)
+    collect(shop, views("v-1", "b5") + views("v-2", "b5") + views("v-3", "b3"))
+
+    ids = product_ids(recommendations(shop, "similar", product_id="b2", limit=3))
+
+    assert ids[:2] == ["b5", "b3"]  # the category's products by recent interest, then the newest
+    view = store.shop_view(shop)[0]
+    category = view.catalog.paths[view.catalog.index["b2"]]
+    first = store.event_popular_in(shop, view, category)
+    assert store.event_popular_in(shop, view, category) is first
+
+
 def test_trending_without_a_model_counts_orders_most(shop):
     make_catalog(shop)
     collect(shop, views("v-1", "a4") + views("v-2", "a4") + views("v-3", "b2"))
