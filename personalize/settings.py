@@ -105,10 +105,10 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Statements run on psycopg's server-side binding cursors (the collect path's insert, the history
-    # import's) are prepared after 5 runs on a connection: planning the collect insert cost as much
-    # as running it. Django's own queries bind on the client and are never prepared. 0 disables it
-    # (for PgBouncer in transaction mode before 1.21, which cannot keep prepared statements).
+    # Statements run on psycopg's server-side binding cursors (the collect path's insert) are
+    # prepared after 5 runs on a connection: planning that insert cost as much as running it.
+    # Django's own queries bind on the client and are never prepared. 0 disables it (for PgBouncer
+    # in transaction mode before 1.21, which cannot keep prepared statements).
     DATABASES["default"]["OPTIONS"] = {
         "prepare_threshold": int(os.environ.get("DATABASE_PREPARE_THRESHOLD", "5")) or None
     }

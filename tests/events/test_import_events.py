@@ -406,5 +406,9 @@ def test_a_writer_that_fails_stops_the_import_with_its_error(shop):
 
     with pytest.raises(IntegrityError):
         import_history(shop=gone, stream=io.BytesIO(straddling_history()), chunk_rows=4, writers=2)
-
     assert Event.objects.count() == 0
+
+    # The parser's error reaches the caller through the writers too.
+    broken = gzip.compress(straddling_history())[:200]
+    with pytest.raises(history.HistoryImportError, match="cannot read the file"):
+        import_history(shop=shop, stream=io.BytesIO(broken), chunk_rows=4, writers=2)
