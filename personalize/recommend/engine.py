@@ -286,8 +286,9 @@ def _fit_blend(
     bias = w_f * factor["item_bias"] + w_p * popularity_prior(interactions)
     # the fold-in (user_vector) solves the iALS user step with the same L2 weight
     params = {**p, "weight_scale": scale, "als_lambda": _als_lambda(weights, p)}
-    if "ips" in factor:
-        params["lightfm_interactions_per_second_per_epoch"] = factor["ips"]
+    if factor.get("ips"):
+        # LightFM's epochs and iALS's iterations are each one pass over every interaction
+        params["factor_interactions_per_second_per_epoch"] = factor["ips"]
     feature_bias = None
     if factor["feature_vectors"] is not None:
         # a new item starts from what its feature-mates' bias (popularity prior included) predicts
@@ -340,13 +341,16 @@ def _fit_factor(
         return _fit_lightfm(weights, features, p, num_threads)
     if p["factor"] != "als":
         raise ValueError(f"unknown factor model {p['factor']!r}")
+    started = time.perf_counter()
     users, items = _fit_als(weights, p, num_threads)
+    seconds = time.perf_counter() - started
     out = {
         "user_vectors": users,
         "item_vectors": items,
         "item_bias": np.zeros(items.shape[0], np.float32),
         "feature_vectors": None,
         "feature_bias": None,
+        "ips": round(weights.nnz * int(p["iterations"]) / seconds) if seconds > 0 and weights.nnz else None,
     }
     if cold_start and features is not None and features.shape[1]:
         out["feature_vectors"] = _ridge(features, items, float(p["feature_ridge"]))

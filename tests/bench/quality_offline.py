@@ -332,8 +332,8 @@ def run(name: str, only: set | None = None, half_life: float = HALF_LIFE_DAYS) -
         extra = {"algorithm": model.algorithm, "blend": model.blend}
         if "selection" in model.params:
             extra["selection"] = model.params["selection"]
-        if model.params.get("lightfm_interactions_per_second_per_epoch"):
-            extra["lightfm_ips"] = model.params["lightfm_interactions_per_second_per_epoch"]
+        if model.params.get("factor_interactions_per_second_per_epoch"):
+            extra["factor_ips"] = model.params["factor_interactions_per_second_per_epoch"]
         record(f"engine:{label}", engine_recommender(model, interactions), s, **extra)
         if label == "auto" and wanted("session"):
             record(
@@ -356,7 +356,7 @@ def run(name: str, only: set | None = None, half_life: float = HALF_LIFE_DAYS) -
 
 
 def _line(row: dict) -> str:
-    extra = {k: row[k] for k in ("algorithm", "blend", "lightfm_ips") if k in row}
+    extra = {k: row[k] for k in ("algorithm", "blend", "factor_ips") if k in row}
     return (
         f"| {row['dataset']} | {row['model']} | {row['precision']:.4f} | {row['recall']:.4f} | {row['ndcg']:.4f} "
         f"| {row['hit_rate']:.4f} | {row['coverage']:.3f} | {row['fit_s']} | {json.dumps(extra) if extra else ''}"

@@ -174,6 +174,13 @@ def test_a_new_item_can_be_recommended_to_a_matching_session():
     assert scores[10] > scores[B_ITEMS].max()
 
 
+@pytest.mark.parametrize("algorithm", ["als", "lightfm-warp"])
+def test_the_factor_fit_records_its_speed_in_interactions_per_second_per_epoch(algorithm):
+    model = engine.fit(two_groups(), group_features(), algorithm=algorithm, num_threads=1)
+
+    assert model.params["factor_interactions_per_second_per_epoch"] > 0
+
+
 def test_fitting_twice_with_the_same_seed_gives_the_same_model():
     first = engine.fit(two_groups(), group_features(), algorithm="hybrid", params={"seed": 7})
     second = engine.fit(two_groups(), group_features(), algorithm="hybrid", params={"seed": 7})
