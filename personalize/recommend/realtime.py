@@ -9,6 +9,7 @@ count. Serving reads it in the same cache round trip as its model and catalog ve
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import orjson
 from django.core.cache import cache
 
 from personalize.lib.cache import Reads, Update
@@ -39,12 +40,19 @@ class Activity:
                 seen.setdefault(product_id)
         return list(seen)
 
-    def as_cached(self) -> dict:
-        return {"r": [list(entry) for entry in self.recent], "c": self.cart, "b": self.bought}
+    def as_cached(self) -> bytes:
+        # JSON text, not the cache's pickle: a returning visitor's entry is read and written on every
+        # batch, and orjson does both in a fifth of pickle's time for these lists of short strings.
+        return orjson.dumps({"r": self.recent, "c": self.cart, "b": self.bought})
 
     @classmethod
     def from_cached(cls, value) -> "Activity":
-        if not isinstance(value, dict):
+        if isinstance(value, bytes):
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                return cls()
+        if not isinstance(value, dict):  # nothing stored (or a dict, as entries were written before)
             return cls()
         return cls(
             recent=[tuple(entry) for entry in value.get("r", [])],

@@ -3,11 +3,12 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.cache import cache
 
 from personalize.events import ratelimit
 from personalize.events.services import prepare_events, store_events
 from personalize.lib.cache import redis_client
-from personalize.recommend.realtime import RECENT_MAX, forget_activity, read_activity
+from personalize.recommend.realtime import RECENT_MAX, activity_key, forget_activity, read_activity
 from tests.factories import make_event
 from tests.recommend.conftest import collect, make_catalog, product_ids, recommendations
 
@@ -111,6 +112,19 @@ def test_a_resent_event_is_not_applied_again(shop):
     collect(shop, [make_event("remove_from_cart", product_id="p1", ts=at(2))])
     collect(shop, [added])  # a retry of the first batch
     assert read_activity(shop=shop, visitor_id="v-1").cart == []
+
+
+def test_an_entry_in_the_earlier_dict_form_is_read_and_extended(shop):
+    # Entries written before the activity became JSON text: a deployment must not forget them.
+    cache.set(
+        activity_key(shop.id, "v-1"), {"r": [["p-old", "product_view", 1.0, "s-0"]], "c": ["p-old"], "b": []}
+    )
+
+    collect(shop, [make_event("product_view", visitor_id="v-1", product_id="p-new")])
+
+    activity = read_activity(shop=shop, visitor_id="v-1")
+    assert [p for p, *_ in activity.recent] == ["p-new", "p-old"]
+    assert activity.cart == ["p-old"]
 
 
 def test_visitors_and_shops_are_kept_apart(shop, other_shop):
