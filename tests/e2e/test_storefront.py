@@ -42,6 +42,12 @@ def events_of(server, vid: str, *types: str) -> list[dict]:
     return [e for e in server.visitor_events(vid) if not types or e["type"] in types]
 
 
+def recommended(server, widget: str, vid: str) -> list[str]:
+    """Product ids the API recommends to visitor `vid` (with the shop's secret key)."""
+    answer = server.get_json(f"/api/v1/recommendations?widget={widget}&visitor_id={vid}")
+    return [item["product_id"] for item in answer["items"]]
+
+
 def card_products(page, widget: str) -> list[str]:
     """Product ids of a rendered block, from its cards' links (/demo/product/ID/)."""
     hrefs = page.locator(CARDS.format(widget)).evaluate_all("cards => cards.map(c => c.getAttribute('href'))")
@@ -168,7 +174,13 @@ def test_a_hostile_product_title_shows_as_text_and_runs_nothing(server, tab):
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(server.url + "/demo/product/hostile-1/")
     assert page.locator("h1").inner_text() == hostile  # the store's own page escapes it too
-    wait_for(lambda: events_of(server, visitor_id(page), "product_view"), what="the product view")
+    vid = visitor_id(page)
+    wait_for(lambda: events_of(server, vid, "product_view"), what="the product view")
+    # The beacon's request writes the real-time activity just after the event row: a page loaded at
+    # that instant could still miss it, as a real shopper's could.
+    wait_for(
+        lambda: "hostile-1" in recommended(server, "recently_viewed", vid), what="the view in recently_viewed"
+    )
     page.goto(server.url + "/demo/")
     page.locator('[data-pz-widget="recently_viewed"]').scroll_into_view_if_needed()
     page.locator(CARDS.format("recently_viewed")).first.wait_for()
