@@ -120,10 +120,10 @@ def import_history(
         use_copy = connection.vendor == "postgresql"
     elif use_copy and connection.vendor != "postgresql":
         raise ValueError("the COPY path needs PostgreSQL")
-    if writers is None:
-        writers = min(os.cpu_count() or 1, MAX_WRITERS) if connection.vendor == "postgresql" else 1
     if connection.in_atomic_block or connection.vendor != "postgresql":
         writers = 1
+    elif writers is None:
+        writers = min(os.cpu_count() or 1, MAX_WRITERS)
     counter = _CountingReader(stream)
     summary = ImportSummary()
     now = timezone.now()
@@ -334,7 +334,8 @@ def _store(write, shop: Shop, chunk: list[Row], now: datetime) -> tuple[int, int
 
     Chunks stored at once can wait on each other's visitor and order rows; should PostgreSQL still
     find them deadlocked, the chunk it cancelled runs again (the transaction left nothing behind)."""
-    for attempt in itertools.count(1):
+    attempt = 1
+    while True:
         try:
             with transaction.atomic():
                 if connection.vendor == "postgresql":
@@ -344,9 +345,9 @@ def _store(write, shop: Shop, chunk: list[Row], now: datetime) -> tuple[int, int
                 stored, orders_created = write(shop, chunk, now)
             return stored, len(chunk) - stored, orders_created
         except OperationalError as exc:
-            if attempt >= DEADLOCK_ATTEMPTS or not _is_deadlock(exc):
+            if attempt == DEADLOCK_ATTEMPTS or not _is_deadlock(exc):
                 raise
-    raise AssertionError("unreachable")
+            attempt += 1
 
 
 def _is_deadlock(exc: OperationalError) -> bool:

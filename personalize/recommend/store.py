@@ -491,8 +491,18 @@ class ShopState:
     model_failed_at: float = 0.0
     rules_token: str | None = None
     rules_loaded_at: float = 0.0
-    # (expires monotonic, catalog indices, scores, catalog, {category: event_popular_in's answer})
-    event_trending: tuple | None = None
+    event_trending: "_EventTrending | None" = None
+
+
+@dataclass
+class _EventTrending:
+    """event_trending's list for one catalog snapshot, and what event_popular_in made of it."""
+
+    expires: float  # monotonic
+    items: np.ndarray  # catalog indices
+    scores: np.ndarray
+    catalog: Catalog
+    by_category: dict = field(default_factory=dict)  # category -> event_popular_in's answer
 
 
 _states: "OrderedDict[int, ShopState]" = OrderedDict()
@@ -678,29 +688,29 @@ def event_trending(shop: Shop, view: View) -> tuple[np.ndarray, np.ndarray]:
     """Catalog indices by recent interest (last two weeks of views, clicks and carts, recent days
     counting more), for shops without a trained model. One query, shared through the cache."""
     held = _held_event_trending(shop, view)
-    return held[1], held[2]
+    return held.items, held.scores
 
 
 def event_popular_in(shop: Shop, view: View, category: str) -> np.ndarray:
     """The products of `category` or below it, event_trending's first, then the newest: made once
     per category for as long as that list is held."""
     held = _held_event_trending(shop, view)
-    by_category = held[4]
+    by_category = held.by_category
     found = by_category.get(category)
     if found is None:
         if len(by_category) > 256:
             by_category.clear()
         found = by_category[category] = trending_then_newest(
-            held[1], view.catalog, view.catalog.category_mask(category)
+            held.items, view.catalog, view.catalog.category_mask(category)
         )
     return found
 
 
-def _held_event_trending(shop: Shop, view: View) -> tuple:
+def _held_event_trending(shop: Shop, view: View) -> "_EventTrending":
     state, _ = _state_and_lock(shop.id)
     now = time.monotonic()
     held = state.event_trending
-    if held is not None and held[0] > now and held[3] is view.catalog:
+    if held is not None and held.expires > now and held.catalog is view.catalog:
         return held
     ranked = cache.get(_trending_key(shop.id))
     if ranked is None:
@@ -710,7 +720,7 @@ def _held_event_trending(shop: Shop, view: View) -> tuple:
     pairs = [(index[pid], score) for pid, score in ranked if pid in index]
     items = np.array([p[0] for p in pairs], dtype=np.int32)
     scores = np.array([p[1] for p in pairs], dtype=np.float32)
-    state.event_trending = held = (now + EVENT_TRENDING_SECONDS, items, scores, view.catalog, {})
+    state.event_trending = held = _EventTrending(now + EVENT_TRENDING_SECONDS, items, scores, view.catalog)
     return held
 
 
