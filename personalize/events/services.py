@@ -15,7 +15,7 @@ from personalize.events.bulk import Then, insert_rows
 from personalize.events.models import Event, Order, OrderLine, Visitor
 from personalize.events.validation import validate_event
 from personalize.lib import cache as batch_cache
-from personalize.recommend.realtime import activity_keys, activity_update, forget_activity
+from personalize.recommend.realtime import activity_change, forget_activity
 from personalize.shops.models import Shop
 
 # A visitor row is refreshed at most this often; last_seen is accurate to this.
@@ -96,17 +96,16 @@ def prepare_events(*, shop: Shop, batch: list, received_at: datetime | None = No
     events = list(valid.values())
     keys: list[str] = []
     if events:
-        # Which visitors were touched lately, their real-time activity, whether a dashboard watches
-        # the shop, and the session state of visitors whose events came without a session.
+        # Which visitors were touched lately, whether a dashboard watches the shop, and the session
+        # state of visitors whose events came without a session.
         visitors = {e["visitor_id"]: None for e in events}
         keys = [_visitor_cache_key(shop, v) for v in visitors]
-        keys += activity_keys(shop=shop, events=events)
         keys.append(watch_key(shop.id))
         keys += {_session_cache_key(shop, e["visitor_id"]): None for e in events if not e["session_id"]}
     return PreparedBatch(shop=shop, now=now, result=result, events=events, cache_keys=keys)
 
 
-def store_events(prepared: PreparedBatch, *, cached: batch_cache.Reads | None) -> CollectResult:
+def store_events(prepared: PreparedBatch, *, cached: dict | None) -> CollectResult:
     """Store a prepared batch. `cached`: the values of its `cache_keys` (None when the cache could
     not be read: each reader then tries on its own)."""
     shop, events, now, result = prepared.shop, prepared.events, prepared.now, prepared.result
@@ -153,12 +152,12 @@ def store_events(prepared: PreparedBatch, *, cached: batch_cache.Reads | None) -
         if r["visitor_id"] in written
     }
     idle = settings.PZ_SESSION_IDLE_SECONDS
-    activity = activity_update(shop=shop, events=new_events, read=cached)
+    activity = activity_change(shop=shop, events=new_events)
     if connection.in_atomic_block:  # the caller's transaction: visitors are fresh once it commits
-        batch_cache.set_many((sessions, idle), update=activity)
+        batch_cache.set_many((sessions, idle), change=activity)
         transaction.on_commit(lambda: batch_cache.set_many((touched, VISITOR_TOUCH_SECONDS)))
     else:  # committed already: one cache round trip for all three
-        batch_cache.set_many((sessions, idle), (touched, VISITOR_TOUCH_SECONDS), update=activity)
+        batch_cache.set_many((sessions, idle), (touched, VISITOR_TOUCH_SECONDS), change=activity)
     watched = None if cached is None else bool(cached.get(watch_key(shop.id)))
     notify_collected(shop=shop, count=len(stored), watched=watched)  # the live feed; never raises
     result.accepted = len(stored)
@@ -236,7 +235,7 @@ def _order_from_event(event: dict) -> OrderIn:
     )
 
 
-def _read_cache(keys: list[str]) -> batch_cache.Reads | None:
+def _read_cache(keys: list[str]) -> dict | None:
     """The batch's cache reads in one round trip; None when the cache is down (each reader then
     tries on its own, and reports)."""
     try:

@@ -28,7 +28,7 @@ from django.conf import settings
 from personalize.catalog.models import CATEGORY_SEPARATOR
 from personalize.recommend import engine, store
 from personalize.recommend.models import WIDGETS
-from personalize.recommend.realtime import Activity, activity_key
+from personalize.recommend.realtime import Activity
 from personalize.recommend.rules import FEATURED, Pick, ShopRules, arrange, is_holdout
 from personalize.shops.models import Shop
 
@@ -102,11 +102,9 @@ def recommend(*, shop: Shop, query: Query, rules: ShopRules | None = None) -> di
 
     rules: in place of the shop's stored ones (the dashboard's preview of unsaved settings).
     """
-    extra = [activity_key(shop.id, query.visitor_id)] if query.visitor_id else []
-    view, cached = store.shop_view(shop, extra_keys=extra)
+    view, activity = store.shop_view(shop, visitor_id=query.visitor_id)
     if rules is not None:
         view = replace(view, rules=rules)
-    activity = Activity.from_cached(cached.get(extra[0])) if extra else Activity()
     rules = view.rules
     holdout = is_holdout(shop_id=shop.id, visitor_id=query.visitor_id, share=rules.holdout_share)
     chain = CHAINS[query.widget]

@@ -37,6 +37,7 @@ from personalize.recommend import artifacts as artifact_files
 from personalize.recommend import engine
 from personalize.recommend.features import feature_matrix
 from personalize.recommend.models import ModelVersion
+from personalize.recommend.realtime import Activity, read_with_activity
 from personalize.recommend.rules import ShopRules, load_rules
 from personalize.shops.models import Shop
 
@@ -546,17 +547,16 @@ def _keys(shop_id: int) -> list[str]:
     return [_model_key(shop_id), _catalog_full_key(shop_id), _catalog_key(shop_id), _rules_key(shop_id)]
 
 
-def shop_view(shop: Shop, *, extra_keys: list[str] = ()) -> tuple[View, dict]:
-    """The shop's current state, reloading what changed, and the cache values of `extra_keys`
-    (fetched in the same round trip). No database query when nothing changed."""
-    keys = _keys(shop.id)
-    values = cache.get_many([*keys, *extra_keys])
+def shop_view(shop: Shop, *, visitor_id: str = "") -> tuple[View, Activity]:
+    """The shop's current state, reloading what changed, and the visitor's real-time activity
+    (fetched in the same cache round trip). No database query when nothing changed."""
+    values, activity = read_with_activity(_keys(shop.id), shop_id=shop.id, visitor_id=visitor_id)
     state, lock = _state_and_lock(shop.id)
     if not _is_current(state, values):
         with lock:
             if not _is_current(state, values):
                 _refresh(shop, state, values)
-    return state.view, {k: values[k] for k in extra_keys if k in values}
+    return state.view, activity
 
 
 def _is_current(state: ShopState, values: dict) -> bool:

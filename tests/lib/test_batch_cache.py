@@ -14,21 +14,30 @@ def test_set_many_stores_each_group_with_its_timeout():
         assert cache.ttl("c") is None  # django-redis: no expiry
 
 
-def test_an_update_applies_to_what_the_key_holds_now_not_to_what_was_read():
-    cache.set("k", ["first"])
-    read = batch_cache.read_many(["k"])
-    cache.set("k", ["first", "second"])  # another writer, after the read
-    update = batch_cache.Update(
-        keys=["k", "new"], apply=lambda key, current: [*(current or []), "mine"], timeout=60, read=read
+def test_a_change_is_its_script_on_redis_and_its_function_elsewhere():
+    # django-redis keeps integers as plain numbers, so cache.get reads what the script SET.
+    change = batch_cache.AtomicChange(
+        script=batch_cache.Script("return redis.call('SET', KEYS[1], ARGV[1])"),
+        keys=["k"],
+        args=[7],
+        locally=lambda: cache.set("k", 8),
     )
-    batch_cache.set_many(update=update)
-    assert cache.get_many(["k", "new"]) == {"k": ["first", "second", "mine"], "new": ["mine"]}
+    batch_cache.set_many(({"s": 1}, 60), change=change)
+    assert cache.get_many(["s", "k"]) == {"s": 1, "k": 7 if batch_cache.redis_client() else 8}
 
 
-def test_a_failing_update_leaves_the_groups_stored():
-    def broken(key, current):
-        raise RuntimeError("a bug in the caller's apply")
+def test_a_failing_change_leaves_the_groups_stored():
+    def broken():
+        raise RuntimeError("a bug in the caller's change")
 
-    batch_cache.set_many(({"s": 1}, 60), update=batch_cache.Update(keys=["k"], apply=broken, timeout=60))
+    change = batch_cache.AtomicChange(
+        script=batch_cache.Script("return redis.call('NO-SUCH-COMMAND')"), keys=["k"], args=[], locally=broken
+    )
+    batch_cache.set_many(({"s": 1}, 60), change=change)
     assert cache.get("s") == 1
     assert cache.get("k") is None
+
+
+def test_read_many_reads_what_set_many_stored():
+    batch_cache.set_many(({"a": [1, "x"], "b": 2}, 60))
+    assert batch_cache.read_many(["a", "b", "missing"]) == {"a": [1, "x"], "b": 2}

@@ -3,12 +3,17 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core.cache import cache
 
 from personalize.events import ratelimit
 from personalize.events.services import prepare_events, store_events
 from personalize.lib.cache import redis_client
-from personalize.recommend.realtime import RECENT_MAX, activity_key, forget_activity, read_activity
+from personalize.recommend.realtime import (
+    RECENT_MAX,
+    TTL_SECONDS,
+    activity_key,
+    forget_activity,
+    read_activity,
+)
 from tests.factories import make_event
 from tests.recommend.conftest import collect, make_catalog, product_ids, recommendations
 
@@ -114,17 +119,11 @@ def test_a_resent_event_is_not_applied_again(shop):
     assert read_activity(shop=shop, visitor_id="v-1").cart == []
 
 
-def test_an_entry_in_the_earlier_dict_form_is_read_and_extended(shop):
-    # Entries written before the activity became JSON text: a deployment must not forget them.
-    cache.set(
-        activity_key(shop.id, "v-1"), {"r": [["p-old", "product_view", 1.0, "s-0"]], "c": ["p-old"], "b": []}
-    )
-
-    collect(shop, [make_event("product_view", visitor_id="v-1", product_id="p-new")])
-
-    activity = read_activity(shop=shop, visitor_id="v-1")
-    assert [p for p, *_ in activity.recent] == ["p-new", "p-old"]
-    assert activity.cart == ["p-old"]
+def test_events_of_equal_time_count_in_the_order_they_arrived(shop):
+    collect(shop, [make_event("product_view", product_id=p, ts=at(1)) for p in ("b", "c", "a")])
+    collect(shop, [make_event("product_view", product_id="b", ts=at(1), session_id="s-2")])
+    recent = read_activity(shop=shop, visitor_id="v-1").recent
+    assert [(p, session) for p, _, _, session in recent] == [("b", "s-2"), ("a", "s-1"), ("c", "s-1")]
 
 
 def test_visitors_and_shops_are_kept_apart(shop, other_shop):
@@ -132,6 +131,15 @@ def test_visitors_and_shops_are_kept_apart(shop, other_shop):
     collect(shop, [make_event("product_view", visitor_id="v-2", product_id="theirs")])
     assert [p for p, *_ in read_activity(shop=shop, visitor_id="v-1").recent] == ["mine"]
     assert read_activity(shop=other_shop, visitor_id="v-1").recent == []
+
+
+@pytest.mark.skipif(redis_client() is None, reason="the four keys are Redis's")
+def test_each_of_the_visitors_redis_keys_expires(shop):
+    collect(shop, [make_event("add_to_cart", product_id="p1"), make_event("purchase")])
+    client = redis_client()
+    redis = client.get_client(write=True)
+    for part in (":r", ":m", ":b"):
+        assert 0 < redis.ttl(client.make_key(activity_key(shop.id, "v-1") + part)) <= TTL_SECONDS
 
 
 def test_forgetting_a_visitor_erases_their_activity(shop):
