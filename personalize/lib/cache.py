@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.cache import cache
 from redis.exceptions import NoScriptError
@@ -91,22 +92,32 @@ def count_and_read(counter: str, delta: int, timeout: int, keys: list[str]) -> t
 
 def read_many(keys: list[str]) -> dict:
     """`cache.get_many`: {key: value} of the keys present."""
-    if redis_client() is None:
-        return cache.get_many(keys)
-    return read_many_with(keys, [])[0]
-
-
-def read_many_with(keys: list[str], commands: list[tuple]) -> tuple[dict, list]:
-    """`cache.get_many(keys)` and raw Redis `commands`, each (redis-py method, cache key, *args),
-    in one round trip: ({key: value} of the keys present, the commands' replies). Redis only."""
     client = redis_client()
-    pipe = client.get_client(write=True).pipeline(transaction=False)
+    if client is None or not keys:
+        return cache.get_many(keys)
+    return _decoded(client, keys, client.get_client(write=True).mget([client.make_key(key) for key in keys]))
+
+
+def read_many_and_run(
+    keys: list[str], script: Script, script_keys: list[str], args: list
+) -> tuple[dict, Any]:
+    """`cache.get_many(keys)` and a read-only Lua `script` run with `script_keys` (cache keys) and
+    `args`, in one round trip: ({key: value} of the keys present, the script's reply). Redis only."""
+    client = redis_client()
+    redis = client.get_client(write=True)
+    call = (script, [client.make_key(key) for key in script_keys], args)
+    pipe = redis.pipeline(transaction=False)
     if keys:
         pipe.mget([client.make_key(key) for key in keys])
-    for method, key, *args in commands:
-        getattr(pipe, method)(client.make_key(key), *args)
-    replies = pipe.execute()
-    return (_decoded(client, keys, replies[0]) if keys else {}), replies[1 if keys else 0 :]
+    pipe.evalsha(script.sha, len(call[1]), *call[1], *args)
+    replies = pipe.execute(raise_on_error=False)
+    reply = replies[-1]
+    if isinstance(reply, NoScriptError):
+        (reply,) = _run(redis, [call])
+    for failed in (replies[0] if keys else None, reply):
+        if isinstance(failed, Exception):
+            raise failed
+    return (_decoded(client, keys, replies[0]) if keys else {}), reply
 
 
 def _decoded(client, keys: list[str], values: list) -> dict:

@@ -97,6 +97,20 @@ return #KEYS
 """)
 
 
+# KEYS: a visitor's key (the stem). The reply: their recent items with scores (newest first), their
+# meta hash's fields and values, their cart, their bought products. One script, not four commands:
+# redis-py handles each command's reply in Python.
+_READ = batch_cache.Script("""
+local key = KEYS[1]
+return {
+  redis.call('ZREVRANGE', key .. ':r', 0, -1, 'WITHSCORES'),
+  redis.call('HGETALL', key .. ':m'),
+  redis.call('ZRANGE', key .. ':c', 0, -1),
+  redis.call('ZRANGE', key .. ':b', 0, -1),
+}
+""")
+
+
 @dataclass
 class Activity:
     """A visitor's recent activity. `recent` holds (product_id, type, epoch seconds, session_id),
@@ -126,13 +140,14 @@ class Activity:
         return cls(recent=[tuple(entry) for entry in value["r"]], cart=value["c"], bought=value["b"])
 
     @classmethod
-    def from_redis(cls, recent: list, meta: dict, cart: list, bought: list) -> "Activity":
-        """From the replies of `redis_reads`."""
+    def from_redis(cls, recent: list, meta: list, cart: list, bought: list) -> "Activity":
+        """From `_READ`'s reply (flat lists of Redis's bytes)."""
+        about = dict(zip(meta[::2], meta[1::2], strict=True))
         entries = []
-        for entry, ts in recent:
+        for entry, ts in zip(recent[::2], recent[1::2], strict=True):
             kind, _, product_id = entry.decode().partition(SEPARATOR)
-            arrival, _, session = meta.get(entry, b"0" + SEPARATOR.encode()).decode().partition(SEPARATOR)
-            entries.append((ts, int(arrival), product_id, kind, session))
+            arrival, _, session = about.get(entry, b"0" + SEPARATOR.encode()).decode().partition(SEPARATOR)
+            entries.append((float(ts), int(arrival), product_id, kind, session))
         entries.sort(reverse=True)
         return cls(
             recent=[(product_id, kind, ts, session) for ts, _, product_id, kind, session in entries],
@@ -146,16 +161,6 @@ def activity_key(shop_id: int, visitor_id: str) -> str:
     return f"rt:{shop_id}:{visitor_id}"
 
 
-def redis_reads(key: str) -> list[tuple]:
-    """The Redis commands that read the activity at `key`, for `batch_cache.read_many_with`."""
-    return [
-        ("zrevrange", key + ":r", 0, -1, True),
-        ("hgetall", key + ":m"),
-        ("zrange", key + ":c", 0, -1),
-        ("zrange", key + ":b", 0, -1),
-    ]
-
-
 def read_with_activity(keys: list[str], *, shop_id: int, visitor_id: str) -> tuple[dict, Activity]:
     """`cache.get_many(keys)` and the visitor's activity, in one cache round trip."""
     if not visitor_id:
@@ -164,8 +169,8 @@ def read_with_activity(keys: list[str], *, shop_id: int, visitor_id: str) -> tup
     if batch_cache.redis_client() is None:
         values = cache.get_many([*keys, key])
         return values, Activity.from_cached(values.pop(key, None))
-    values, replies = batch_cache.read_many_with(keys, redis_reads(key))
-    return values, Activity.from_redis(*replies)
+    values, reply = batch_cache.read_many_and_run(keys, _READ, [key], [])
+    return values, Activity.from_redis(*reply)
 
 
 def read_activity(*, shop: Shop, visitor_id: str) -> Activity:
