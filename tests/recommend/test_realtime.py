@@ -10,6 +10,7 @@ from personalize.lib.cache import redis_client
 from personalize.recommend.realtime import (
     RECENT_MAX,
     TTL_SECONDS,
+    Activity,
     activity_key,
     forget_activity,
     read_activity,
@@ -142,10 +143,23 @@ def test_each_of_the_visitors_redis_keys_expires(shop):
         assert 0 < redis.ttl(client.make_key(activity_key(shop.id, "v-1") + part)) <= TTL_SECONDS
 
 
+@pytest.mark.skipif(redis_client() is None, reason="the meta hash is Redis's")
+def test_the_entries_trimmed_off_leave_nothing_behind(shop):
+    collect(shop, [make_event("product_view", product_id=f"p{i}", ts=at(i)) for i in range(RECENT_MAX + 20)])
+    client = redis_client()
+    meta = client.get_client(write=True).hgetall(client.make_key(activity_key(shop.id, "v-1") + ":m"))
+    assert len(meta) == RECENT_MAX
+    assert b"product_view\x1fp0" not in meta
+
+
 def test_forgetting_a_visitor_erases_their_activity(shop):
-    collect(shop, [make_event("product_view", product_id="p1")])
+    collect(shop, [make_event("add_to_cart", product_id="p1"), make_event("purchase")])
     forget_activity(shop=shop, visitor_id="v-1")
-    assert read_activity(shop=shop, visitor_id="v-1").recent == []
+    assert read_activity(shop=shop, visitor_id="v-1") == Activity()
+    if redis_client() is not None:  # sessions sit in the meta hash: every key must go
+        client = redis_client()
+        stem = client.make_key(activity_key(shop.id, "v-1"))
+        assert client.get_client(write=True).keys(stem + "*") == []
 
 
 def test_the_next_request_sees_what_was_just_collected(shop):
