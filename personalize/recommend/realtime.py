@@ -25,7 +25,7 @@ from personalize.shops.models import Shop
 RECENT_MAX = 50
 CART_MAX = 100
 BOUGHT_MAX = 200
-# Long enough to span a returning visitor's next visits; every batch renews it.
+# Long enough to span a returning visitor's next visits; every change renews it.
 TTL_SECONDS = 30 * 24 * 3600
 TRACKED = frozenset(("product_view", "add_to_cart", "remove_from_cart", "rec_click", "purchase"))
 # The suffixes of a visitor's four Redis keys.
@@ -34,12 +34,13 @@ SEPARATOR = "\x1f"
 
 # KEYS: each visitor's key, the stem of their four: ":r" their recent items (sorted set: "type SEP
 # product" scored by epoch seconds), ":m" their meta (hash: entry -> "arrival SEP session"), ":c" and
-# ":b" their cart and bought products (sorted sets scored by arrival). (Django's key function only
-# prefixes a key, so the stem's made key plus a part is the part's made key.) ARGV: the expiry in seconds, the three size bounds, then per visitor the number of its
-# steps and 5 values per step, oldest first: kind (an event type, or "checkout", which empties the
-# cart), product id, epoch seconds, session id, arrival (an increasing integer). Each structure
-# expires TTL after it last changed. Every redis.call costs Redis about a microsecond, and there are
-# 50 visitors in a batch: only what a step needs is called.
+# ":b" their cart and bought products (sorted sets scored by arrival). Django's key function only
+# prefixes a key, so the stem's made key plus a part is the part's made key. ARGV: the expiry in
+# seconds, the three size bounds, then per visitor the number of its steps and 5 values per step,
+# oldest first: kind (an event type, or "checkout", which empties the cart), product id, epoch
+# seconds, session id, arrival (an increasing integer). Each structure expires TTL_SECONDS after it
+# last changed. Every redis.call costs Redis about a microsecond, and a batch holds up to 100
+# visitors: only what a step needs is called.
 _FOLD = batch_cache.Script("""
 local ttl, recent_max, cart_max, bought_max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local at = 5
