@@ -8,6 +8,7 @@ from personalize.events import ratelimit
 from personalize.events.services import prepare_events, store_events
 from personalize.lib.cache import redis_client
 from personalize.recommend.realtime import (
+    BOUGHT_MAX,
     RECENT_MAX,
     TTL_SECONDS,
     Activity,
@@ -87,6 +88,19 @@ def test_it_follows_the_cart_and_what_was_bought(shop):
     assert activity.cart == []
     assert activity.bought == ["p1", "p3"]
     assert activity.recent[0][1] == "purchase"
+
+
+def test_a_large_order_keeps_the_latest_bought_products_within_the_bounds(shop):
+    lines = [{"product_id": f"p{i}", "quantity": 1} for i in range(BOUGHT_MAX + 50)]
+    collect(
+        shop,
+        [make_event("add_to_cart", product_id="p0", ts=at(1)), make_event("purchase", ts=at(2), items=lines)],
+    )
+    activity = read_activity(shop=shop, visitor_id="v-1")
+    assert activity.bought == [f"p{i}" for i in range(50, BOUGHT_MAX + 50)]
+    assert len(activity.recent) == RECENT_MAX
+    assert all(kind == "purchase" for _, kind, _, _ in activity.recent)
+    assert activity.cart == []
 
 
 def test_two_batches_read_before_either_is_stored_both_count(shop):
