@@ -31,6 +31,8 @@ TRACKED = frozenset(("product_view", "add_to_cart", "remove_from_cart", "rec_cli
 # The suffixes of a visitor's four Redis keys.
 PARTS = (":r", ":m", ":c", ":b")
 SEPARATOR = "\x1f"
+# The meta of an entry the hash lacks: arrival 0, no session.
+_NO_META = b"0" + SEPARATOR.encode()
 
 # KEYS: each visitor's key, the stem of their four: ":r" their recent items (sorted set: "type SEP
 # product" scored by epoch seconds), ":m" their meta (hash: entry -> "arrival SEP session"), ":c" and
@@ -147,7 +149,7 @@ class Activity:
         entries = []
         for entry, ts in zip(recent[::2], recent[1::2], strict=True):
             kind, _, product_id = entry.decode().partition(SEPARATOR)
-            arrival, _, session = about.get(entry, b"0" + SEPARATOR.encode()).decode().partition(SEPARATOR)
+            arrival, _, session = about.get(entry, _NO_META).decode().partition(SEPARATOR)
             entries.append((float(ts), int(arrival), product_id, kind, session))
         entries.sort(reverse=True)
         return cls(
