@@ -124,11 +124,13 @@ def _statement(
     if returned:
         tail += f" RETURNING {', '.join(qn(f.column) for f in returned)}"
     if vendor == "postgresql":
-        # The rows as one JSON array parameter, read back by jsonb_to_recordset: the statement text
+        # The rows as one JSON array parameter, read back by json_to_recordset: the statement text
         # is the same for any batch size, a row costs no placeholder or quoting work, and orjson
         # writes the whole batch in one call (one binary array per column cost psycopg 25 µs a
-        # column in Python, half a millisecond for a single event).
-        source = f"SELECT u.* FROM jsonb_to_recordset(%s::jsonb) AS u({_record_columns(fields)})"
+        # column in Python, half a millisecond for a single event). As json, not jsonb: PostgreSQL
+        # then reads each row straight from the text instead of first building (and key-sorting)
+        # a jsonb value of the whole batch, 15 % of its CPU for a batch of 50.
+        source = f"SELECT u.* FROM json_to_recordset(%s::json) AS u({_record_columns(fields)})"
         if relaxed_commit:
             # set_config(…, true) lasts until the end of the transaction, the statement's own in
             # autocommit: its commit then does not wait for the disk. One row, so evaluated once.
@@ -147,7 +149,7 @@ def _then_statement(model, names: tuple, conflict: tuple, link: str, on_conflict
     action = f"DO UPDATE SET {on_conflict_set}" if on_conflict_set else "DO NOTHING"
     sql = (
         f"INSERT INTO {qn(model._meta.db_table)} AS t ({columns}) "
-        f"SELECT u.* FROM jsonb_to_recordset(%s::jsonb) AS u({_record_columns(fields)}) "
+        f"SELECT u.* FROM json_to_recordset(%s::json) AS u({_record_columns(fields)}) "
         f"WHERE u.{qn(link_field.column)} IN (SELECT {qn(link_field.column)} FROM new) "
         f"ON CONFLICT ({', '.join(qn(f.column) for f in _fields(model, conflict))}) {action}"
     )
@@ -199,7 +201,7 @@ def _fields(model, names) -> list[models.Field]:
 
 
 def _record_columns(fields: list[models.Field]) -> str:
-    """jsonb_to_recordset's column list: a JSON row's keys are the attnames, which must then be the
+    """json_to_recordset's column list: a JSON row's keys are the attnames, which must then be the
     column names (true of the models written here)."""
     for f in fields:
         if f.attname != f.column:

@@ -20,6 +20,9 @@ from personalize.shops.models import Shop
 
 # A visitor row is refreshed at most this often; last_seen is accurate to this.
 VISITOR_TOUCH_SECONDS = 300
+# A freshly written visitor is cached with their customer id, or this when they have none: Redis
+# keeps integers as plain numbers, read back without unpickling (most visitors, 50 a batch).
+ANONYMOUS = 0
 
 
 @dataclass
@@ -147,7 +150,8 @@ def store_events(prepared: PreparedBatch, *, cached: dict | None) -> CollectResu
     written = {e["visitor_id"] for e in new_events}
     touched = {
         _visitor_cache_key(shop, r["visitor_id"]): r["customer_id"]
-        or fresh.get(_visitor_cache_key(shop, r["visitor_id"]), "")
+        or fresh.get(_visitor_cache_key(shop, r["visitor_id"]))
+        or ANONYMOUS
         for r in visitor_rows
         if r["visitor_id"] in written
     }
