@@ -60,7 +60,7 @@ def insert_rows(
         connection.vendor,
         relaxed_commit and postgres,
     )
-    out: list[tuple] = []
+    values: list[tuple] = []
     if postgres:
         params = [_pg_rows(rows)]
         if then is not None:
@@ -74,8 +74,9 @@ def insert_rows(
             link = ()  # the statement itself filters; nothing to strip
         with _array_cursor() as cursor:
             cursor.execute(statement, params)
-            out.extend(cursor.fetchall())
+            values.extend(cursor.fetchall())  # psycopg loads the columns' Python types
     else:
+        text: list[tuple] = []
         with connection.cursor() as cursor:
             head, tail, converters = statement
             row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
@@ -90,8 +91,9 @@ def insert_rows(
                 ]
                 cursor.execute(head + "VALUES " + ", ".join([row_sql] * len(chunk)) + tail, params)
                 if returned:
-                    out.extend(cursor.fetchall())
-    values = [tuple(f.to_python(v) for f, v in zip(returned, r, strict=True)) for r in out]
+                    text.extend(cursor.fetchall())
+        # SQLite hands back UUIDs, datetimes and decimals as text.
+        values = [tuple(f.to_python(v) for f, v in zip(returned, r, strict=True)) for r in text]
     if then is not None and not postgres:
         position = (returning + link).index(then.link)
         inserted = {r[position] for r in values}
