@@ -352,7 +352,8 @@ class TestRateLimit:
         assert collect(shop, [make_event() for _ in range(4)]).status_code == 200
         over = collect(shop, [make_event() for _ in range(2)])
         assert over.status_code == 429
-        assert 1 <= int(over["Retry-After"]) <= 60
+        # Once this minute is full, the batch fits as it slides out: within the next two minutes.
+        assert 1 <= int(over["Retry-After"]) <= 120
         assert "events" in over.json()["errors"]
         # A refused batch spends nothing: one more event still fits.
         assert collect(shop, [make_event()]).status_code == 200
@@ -517,7 +518,29 @@ def test_the_rate_limit_reads_the_batchs_cache_values_with_its_count(shop):
     retry, values = ratelimit.take_events(
         shop_id=shop.id, limit=3, count=2, now=start + 10, read=["t:number"]
     )
-    assert (retry, values) == (10, {})
+    # 50 s into the minute: the two fit when this minute's two weigh 1, 30 s into the next one.
+    assert (retry, values) == (40, {})
     assert cache.get(counter) == 2  # the refused batch spent nothing
     assert ratelimit.take_events(shop_id=shop.id, limit=3, count=1, now=start + 15)[0] is None
-    assert ratelimit.take_events(shop_id=shop.id, limit=3, count=1, now=start + 16)[0] == 4
+    assert ratelimit.take_events(shop_id=shop.id, limit=3, count=1, now=start + 16)[0] == 24
+
+
+@pytest.mark.django_db
+def test_the_rate_limit_slides_so_a_minutes_boundary_does_not_double_the_budget(shop):
+    from personalize.events import ratelimit
+
+    def take(count, at):
+        return ratelimit.take_events(shop_id=shop.id, limit=10, count=count, now=at)[0]
+
+    boundary = 60.0 * 20_000
+    assert take(10, boundary - 1) is None  # the whole budget in the last second of a minute
+    # A fixed window would take 10 more now. The previous minute still weighs 59/60 of its 10, and
+    # one more event fits once it weighs 9: 6 s into this minute.
+    assert take(1, boundary + 1) == 5
+    assert take(1, boundary + 5.9) == 1
+    assert take(1, boundary + 6) is None
+    # Halfway through, the previous minute weighs 5: with this minute's 1, four more fit, not five.
+    assert take(5, boundary + 30) == 6
+    assert take(4, boundary + 30) is None
+    # A batch larger than the whole budget never fits: it is told to wait a window.
+    assert take(11, boundary + 40) == 60
