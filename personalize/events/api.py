@@ -209,7 +209,11 @@ class VisitorView(ShopAPIView):
     @extend_schema(
         operation_id="visitor_erase",
         summary="Erase a visitor's events and profile",
-        description="Orders stay as anonymous sales (visitor and customer ids cleared), so revenue totals hold.",
+        description=(
+            "Orders stay as anonymous sales (visitor and customer ids cleared), so revenue totals hold. "
+            "The active model stops using what it learnt of the visitor (and of the customer they "
+            "identified as) at once."
+        ),
         responses={
             200: inline_serializer(
                 "Erased",
@@ -217,6 +221,7 @@ class VisitorView(ShopAPIView):
                     "events_deleted": serializers.IntegerField(),
                     "profile_deleted": serializers.BooleanField(),
                     "orders_anonymized": serializers.IntegerField(),
+                    "analytics_days_deleted": serializers.IntegerField(),
                 },
             ),
             404: ErrorSerializer,

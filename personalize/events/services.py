@@ -11,11 +11,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from personalize.analytics.live import notify_collected, watch_key
+from personalize.analytics.models import RangeStats, VisitorDay
 from personalize.events.bulk import Then, insert_rows
 from personalize.events.models import Event, Order, OrderLine, Visitor
 from personalize.events.validation import validate_event
 from personalize.lib import cache as batch_cache
+from personalize.recommend.models import ErasedUser
 from personalize.recommend.realtime import activity_change, forget_activity
+from personalize.recommend.store import erased_user_hash, users_erased
 from personalize.shops.models import Shop
 
 # A visitor row is refreshed at most this often; last_seen is accurate to this.
@@ -352,7 +355,13 @@ def export_visitor(*, shop: Shop, visitor_id: str) -> dict | None:
     orders = list(
         Order.objects.for_shop(shop).filter(visitor_id=visitor_id).prefetch_related("lines").order_by("ts")
     )
-    if visitor is None and not events and not orders:
+    days = list(
+        VisitorDay.objects.for_shop(shop)
+        .filter(visitor_id=visitor_id)
+        .order_by("day")
+        .values("day", "events", "orders", "revenue")
+    )
+    if visitor is None and not events and not orders and not days:
         return None
     return {
         "visitor_id": visitor_id,
@@ -374,18 +383,43 @@ def export_visitor(*, shop: Shop, visitor_id: str) -> dict | None:
             }
             for o in orders
         ],
+        "analytics_days": days,
     }
 
 
 @transaction.atomic
 def erase_visitor(*, shop: Shop, visitor_id: str) -> dict | None:
-    """Delete a visitor's events and profile; their orders stay as anonymous sales, so revenue
-    totals do not change. None when nothing was stored about them."""
+    """Delete a visitor's events, profile and analytics days; their orders stay as anonymous sales,
+    so revenue totals do not change. The active model stops using what it learnt of them, and of
+    the customer they identified as, until a version trained without it replaces it. None when
+    nothing was stored about them."""
+    users = {"v:" + visitor_id} | {
+        "c:" + customer_id
+        for customer_id in Event.objects.for_shop(shop)
+        .filter(visitor_id=visitor_id)
+        .exclude(customer_id="")
+        .values_list("customer_id", flat=True)
+        .distinct()
+    }
     events, _ = Event.objects.for_shop(shop).filter(visitor_id=visitor_id).delete()
     visitors, _ = Visitor.objects.for_shop(shop).filter(visitor_id=visitor_id).delete()
     orders = Order.objects.for_shop(shop).filter(visitor_id=visitor_id).update(visitor_id="", customer_id="")
-    if not (events or visitors or orders):
+    days = list(VisitorDay.objects.for_shop(shop).filter(visitor_id=visitor_id).values_list("day", flat=True))
+    if not (events or visitors or orders or days):
         return None
+    if days:
+        VisitorDay.objects.for_shop(shop).filter(visitor_id=visitor_id).delete()
+        # the snapshots of ranges over those days summed this visitor in; the report then sums afresh
+        RangeStats.objects.for_shop(shop).filter(start__lte=max(days), end__gte=min(days)).delete()
+    ErasedUser.objects.bulk_create(
+        [ErasedUser(shop=shop, user_hash=erased_user_hash(user)) for user in sorted(users)]
+    )
+    transaction.on_commit(lambda: users_erased(shop.id))
     cache.delete_many([_session_cache_key(shop, visitor_id), _visitor_cache_key(shop, visitor_id)])
     forget_activity(shop=shop, visitor_id=visitor_id)
-    return {"events_deleted": events, "profile_deleted": bool(visitors), "orders_anonymized": orders}
+    return {
+        "events_deleted": events,
+        "profile_deleted": bool(visitors),
+        "orders_anonymized": orders,
+        "analytics_days_deleted": len(days),
+    }

@@ -114,3 +114,18 @@ class ModelVersion(ShopOwned):
             ),
         ]
         indexes = [models.Index(fields=["shop", "created_at"])]
+
+
+class ErasedUser(ShopOwned):
+    """A shopper erased through the privacy API, as a hash of their model user id ("v:…", "c:…").
+
+    Their events are gone, so the next training leaves them out; until then the active version's
+    arrays still hold their row, which serving must not use. A version whose training started after
+    the erasure was trained without their old data and may serve them again (they may have come
+    back). The hash keeps no readable id; see store.erased_user_hash."""
+
+    user_hash = models.CharField(max_length=64)
+    erased_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["shop", "erased_at"])]

@@ -15,6 +15,7 @@ features at load time, so they can be recommended the same minute.
 """
 
 import gc
+import hashlib
 import logging
 import threading
 import time
@@ -36,7 +37,7 @@ from personalize.events.models import Event, OrderLine
 from personalize.recommend import artifacts as artifact_files
 from personalize.recommend import engine
 from personalize.recommend.features import feature_matrix
-from personalize.recommend.models import ModelVersion
+from personalize.recommend.models import ErasedUser, ModelVersion
 from personalize.recommend.realtime import Activity, read_with_activity
 from personalize.recommend.rules import ShopRules, load_rules
 from personalize.shops.models import Shop
@@ -89,6 +90,15 @@ def _trending_key(shop_id: int) -> str:
     return f"event-trending:{shop_id}"
 
 
+def _erasures_key(shop_id: int) -> str:
+    return f"rec-erasures:{shop_id}"
+
+
+def erased_user_hash(user_key: str) -> str:
+    """What ErasedUser keeps of a model user id ("v:…", "c:…"): enough to recognise it, not to read it."""
+    return hashlib.sha256(user_key.encode()).hexdigest()
+
+
 # --- announcements (called by training, the catalog and the dashboard) -----------------------------
 
 
@@ -114,6 +124,11 @@ def catalog_changed(shop_id: int, *, deleted: bool = False) -> None:
 def rules_changed(shop_id: int) -> None:
     """The shop's RecommenderConfig or WidgetRules changed (call it once that committed)."""
     cache.set(_rules_key(shop_id), uuid.uuid4().hex, timeout=None)
+
+
+def users_erased(shop_id: int) -> None:
+    """ErasedUser rows were added (call it once they committed): serving stops using their rows."""
+    cache.set(_erasures_key(shop_id), uuid.uuid4().hex, timeout=None)
 
 
 # --- the catalog snapshot ---------------------------------------------------------------------------
@@ -320,6 +335,8 @@ class Ranker:
     trending: np.ndarray  # catalog indices, most trending first
     trending_score: np.ndarray
     user_row_of: dict  # user id ("c:…", "v:…") -> their row in the model
+    # erased_user_hash of the shoppers erased since this version's training started: rows not to use
+    erased: frozenset = frozenset()
     # model.similar's column indices with each row ordered by weight, strongest first (its indptr)
     neighbour_lists: np.ndarray | None = None
     # category code -> its most trending products (catalog indices), filled as requests ask
@@ -369,7 +386,10 @@ class Ranker:
         return found
 
     def user_row(self, key: str) -> int | None:
-        return self.user_row_of.get(key)
+        row = self.user_row_of.get(key)
+        if row is not None and self.erased and erased_user_hash(key) in self.erased:
+            return None
+        return row
 
     def products(self, model_items: np.ndarray) -> np.ndarray:
         """Model indices (-1 padded) -> catalog indices of the ones still in the catalog."""
@@ -492,6 +512,8 @@ class ShopState:
     model_failed_at: float = 0.0
     rules_token: str | None = None
     rules_loaded_at: float = 0.0
+    erasures_token: str | None = None
+    erased: frozenset = frozenset()
     event_trending: "_EventTrending | None" = None
 
 
@@ -544,7 +566,13 @@ def _token(values: dict, key: str) -> str:
 
 
 def _keys(shop_id: int) -> list[str]:
-    return [_model_key(shop_id), _catalog_full_key(shop_id), _catalog_key(shop_id), _rules_key(shop_id)]
+    return [
+        _model_key(shop_id),
+        _catalog_full_key(shop_id),
+        _catalog_key(shop_id),
+        _rules_key(shop_id),
+        _erasures_key(shop_id),
+    ]
 
 
 def shop_view(shop: Shop, *, visitor_id: str = "") -> tuple[View, Activity]:
@@ -560,7 +588,7 @@ def shop_view(shop: Shop, *, visitor_id: str = "") -> tuple[View, Activity]:
 
 
 def _is_current(state: ShopState, values: dict) -> bool:
-    model_key, full_key, delta_key, rules_key = _keys(state.shop_id)
+    model_key, full_key, delta_key, rules_key, erasures_key = _keys(state.shop_id)
     view = state.view
     now = time.monotonic()
     return (
@@ -577,12 +605,14 @@ def _is_current(state: ShopState, values: dict) -> bool:
         and values.get(rules_key) is not None
         and values[rules_key] == state.rules_token
         and now - state.rules_loaded_at < RULES_RELOAD_SECONDS
+        and values.get(erasures_key) is not None
+        and values[erasures_key] == state.erasures_token
     )
 
 
 def _refresh(shop: Shop, state: ShopState, values: dict) -> None:
     """Reload what changed into a new View. Runs under the shop's lock."""
-    model_key, full_key, delta_key, rules_key = _keys(shop.id)
+    model_key, full_key, delta_key, rules_key, erasures_key = _keys(shop.id)
     now = time.monotonic()
     old = state.view
 
@@ -643,6 +673,12 @@ def _refresh(shop: Shop, state: ShopState, values: dict) -> None:
                 "could not lay model version %s over the catalog of shop %s", state.version_id, shop.id
             )
             ranker = None
+    erasures_token = _token(values, erasures_key)
+    if ranker is not None:
+        if model_moved or erasures_token != state.erasures_token:
+            state.erased = _erased_since_training(shop, state.version_id)
+        ranker.erased = state.erased
+    state.erasures_token = erasures_token
     if catalog_moved:
         state.event_trending = None
     state.view = View(
@@ -655,6 +691,17 @@ def _refresh(shop: Shop, state: ShopState, values: dict) -> None:
         # first keeps today's garbage out of the frozen set; a reload pays it once.
         gc.collect()
         gc.freeze()
+
+
+def _erased_since_training(shop: Shop, version_id: int) -> frozenset:
+    """The hashes of shoppers erased after `version_id`'s training started (all, if it has no start)."""
+    started = (
+        ModelVersion.objects.for_shop(shop).filter(id=version_id).values_list("started_at", flat=True).first()
+    )
+    erased = ErasedUser.objects.for_shop(shop)
+    if started is not None:
+        erased = erased.filter(erased_at__gte=started)
+    return frozenset(erased.values_list("user_hash", flat=True))
 
 
 def _load_artifacts(

@@ -31,7 +31,12 @@ def test_it_exports_a_visitors_events_profile_and_orders(shop, api, visitor_hist
 @pytest.mark.django_db
 def test_it_erases_a_visitor_and_keeps_revenue_anonymous(shop, api, visitor_history):
     answer = api.delete("/api/v1/visitors/v-7").json()
-    assert answer == {"events_deleted": 3, "profile_deleted": True, "orders_anonymized": 1}
+    assert answer == {
+        "events_deleted": 3,
+        "profile_deleted": True,
+        "orders_anonymized": 1,
+        "analytics_days_deleted": 0,
+    }
     assert not Event.objects.for_shop(shop).filter(visitor_id="v-7").exists()
     assert not Visitor.objects.for_shop(shop).filter(visitor_id="v-7").exists()
     order = Order.objects.for_shop(shop).get(order_id="o-7")
@@ -66,3 +71,24 @@ def test_erasure_also_forgets_the_visitors_real_time_activity(shop, api, visitor
     assert read_activity(shop=shop, visitor_id="v-7").recent
     api.delete("/api/v1/visitors/v-7")
     assert not read_activity(shop=shop, visitor_id="v-7").recent
+
+
+@pytest.mark.django_db
+def test_the_analytics_days_of_a_visitor_are_exported_and_erased(shop, api, visitor_history):
+    from django.utils import timezone
+
+    from personalize.analytics.models import RangeStats, VisitorDay
+    from personalize.analytics.report import store_preset_ranges
+    from personalize.analytics.rollups import rebuild_days
+
+    today = timezone.now().date()
+    rebuild_days(shop=shop, days=[today])
+    store_preset_ranges(shop=shop, today=today)
+    assert RangeStats.objects.for_shop(shop).exists()
+    (day,) = api.get("/api/v1/visitors/v-7").json()["analytics_days"]
+    assert (day["day"], day["events"], day["orders"]) == (today.isoformat(), 3, 1)
+
+    assert api.delete("/api/v1/visitors/v-7").json()["analytics_days_deleted"] == 1
+    assert list(VisitorDay.objects.for_shop(shop).values_list("visitor_id", flat=True)) == ["v-8"]
+    # The range snapshots had summed v-7 in: they go, and the report sums the days afresh.
+    assert not RangeStats.objects.for_shop(shop).exists()
