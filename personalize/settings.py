@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -171,6 +172,11 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-analytics-rollups": {
         "task": "personalize.analytics.tasks.refresh_recent_rollups",
         "schedule": 5 * 60,
+    },
+    # Shops that keep events for a limited time (see events.retention); 03:10 UTC, a quiet hour.
+    "enforce-event-retention": {
+        "task": "personalize.events.tasks.enforce_retention",
+        "schedule": crontab(hour=3, minute=10),
     },
 }
 CELERY_TIMEZONE = "UTC"

@@ -27,6 +27,7 @@ from personalize.analytics.attribution import (
     variant_key,
 )
 from personalize.analytics.models import DayTotals, RangeStats, SourceDay, VisitorDay
+from personalize.events import retention
 from personalize.events.models import Event, Order, OrderLine
 from personalize.recommend.rules import holdout_bucket
 from personalize.shops.models import Shop
@@ -67,9 +68,13 @@ class _Source:
 
 
 def rebuild_days(*, shop: Shop, days: Iterable[date]) -> int:
-    """Rebuild the rollups of each day; returns how many days were rebuilt."""
+    """Rebuild the rollups of each day; returns how many days were rebuilt. Days whose events the
+    shop's retention deleted keep the totals they had: rebuilt, they would count nothing."""
+    limit = retention.cutoff(shop)
     done = 0
     for day in days:
+        if limit is not None and day < limit.first_kept_day:
+            continue
         totals, sources, visitors = compute_day(shop=shop, day=day)
         with transaction.atomic():
             for model in (DayTotals, SourceDay, VisitorDay):

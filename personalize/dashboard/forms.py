@@ -229,6 +229,14 @@ class ShopPreferencesForm(forms.Form):
     )
     honor_gpc = forms.BooleanField(required=False, label="Honour Global Privacy Control")
     honor_dnt = forms.BooleanField(required=False, label="Honour Do Not Track")
+    event_retention_days = forms.IntegerField(
+        required=False,
+        label="Keep shopper activity (days)",
+        min_value=0,
+        max_value=3650,
+        help_text="Events, visitor profiles and per-visitor analytics older than this are deleted every "
+        "night; orders and daily totals stay. Empty or 0: keep everything.",
+    )
 
     def clean_locale(self) -> str:
         return self.cleaned_data["locale"].strip()

@@ -116,11 +116,14 @@ def update_shop_preferences(
     consent_required: bool,
     honor_gpc: bool,
     honor_dnt: bool,
+    event_retention_days: int,
 ) -> None:
-    """The settings that decide what is measured and who is tracked (validated by the form)."""
+    """The settings that decide what is measured, who is tracked and for how long (validated by
+    the form)."""
     shop.attribution_window_hours = attribution_window_hours
     shop.locale = locale
-    shop.save(update_fields=["attribution_window_hours", "locale"])
+    shop.event_retention_days = event_retention_days
+    shop.save(update_fields=["attribution_window_hours", "locale", "event_retention_days"])
     update_recommender_config(shop=shop, holdout_share=holdout_share)
     update_snippet_settings(
         shop=shop, consent_required=consent_required, honor_gpc=honor_gpc, honor_dnt=honor_dnt

@@ -191,6 +191,7 @@ def _render_settings(
                 "consent_required": snippet_settings.consent_required,
                 "honor_gpc": snippet_settings.honor_gpc,
                 "honor_dnt": snippet_settings.honor_dnt,
+                "event_retention_days": shop.event_retention_days,
             },
             prefix="prefs",
         )
@@ -261,6 +262,7 @@ def shop_preferences(request: HttpRequest, shop_id: int) -> HttpResponse:
         consent_required=data["consent_required"],
         honor_gpc=data["honor_gpc"],
         honor_dnt=data["honor_dnt"],
+        event_retention_days=data["event_retention_days"] or 0,
     )
     messages.success(request, "Measurement and privacy settings saved.")
     return redirect(reverse("dashboard:shop_settings", args=[shop.id]) + "#preferences")

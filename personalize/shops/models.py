@@ -35,6 +35,11 @@ class Shop(models.Model):
     collect_rate_limit = models.PositiveIntegerField(
         default=60_000, help_text="Events accepted per minute before /collect answers 429."
     )
+    event_retention_days = models.PositiveIntegerField(
+        default=0,
+        help_text="Events, visitor profiles and per-visitor analytics days older than this many days "
+        "are deleted every night (orders and daily totals stay); 0 keeps everything.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

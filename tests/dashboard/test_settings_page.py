@@ -56,6 +56,7 @@ def test_it_shows_the_defaults(bob_client, shop):
         "consent_required": False,
         "honor_gpc": True,
         "honor_dnt": True,
+        "event_retention_days": 0,
     }
     # a member sees them, disabled, with no save button
     assert all(field.disabled for field in form.fields.values())
@@ -67,7 +68,7 @@ def test_an_owner_saves_hold_out_window_consent_and_locale(alice_client, shop):
     response = alice_client.post(settings_url(shop, "preferences/"), PREFS)
     assert response.status_code == 302
     shop.refresh_from_db()
-    assert (shop.attribution_window_hours, shop.locale) == (48, "de-DE")
+    assert (shop.attribution_window_hours, shop.locale, shop.event_retention_days) == (48, "de-DE", 0)
     assert RecommenderConfig.objects.get(shop=shop).holdout_share == 0.1
     s = SnippetSettings.objects.get(shop=shop)
     assert (s.consent_required, s.honor_gpc, s.honor_dnt) == (True, True, False)
@@ -76,6 +77,20 @@ def test_an_owner_saves_hold_out_window_consent_and_locale(alice_client, shop):
     assert config["holdout"]["share"] == 0.1
     assert config["consent"] == {"required": True, "honor_gpc": True, "honor_dnt": False}
     assert config["shop"]["locale"] == "de-DE"
+
+
+def test_an_owner_sets_how_long_shopper_activity_is_kept(alice_client, shop):
+    response = alice_client.post(
+        settings_url(shop, "preferences/"), {**PREFS, "prefs-event_retention_days": "395"}
+    )
+    assert response.status_code == 302
+    shop.refresh_from_db()
+    assert shop.event_retention_days == 395
+    negative = alice_client.post(
+        settings_url(shop, "preferences/"), {**PREFS, "prefs-event_retention_days": "-1"}
+    )
+    assert negative.status_code == 400
+    assert set(negative.context["preferences_form"].errors) == {"event_retention_days"}
 
 
 def test_bad_preferences_show_per_field_errors_and_change_nothing(alice_client, shop):
