@@ -224,6 +224,16 @@ def record_orders(*, shop: Shop, orders: list[OrderIn], source: str, merge_lines
     return {order_id for _, order_id in stored}
 
 
+def _model_users(shop: Shop, visitor_id: str) -> set[str]:
+    """The user ids a trained model may know a visitor by: theirs, and every customer id they
+    identified as or ordered under (recommend.training's "v:…" and "c:…")."""
+    customers = set()
+    for rows in (Event.objects, Order.objects, Visitor.objects):
+        found = rows.for_shop(shop).filter(visitor_id=visitor_id).exclude(customer_id="")
+        customers.update(found.values_list("customer_id", flat=True).distinct())
+    return {"v:" + visitor_id} | {"c:" + customer for customer in customers}
+
+
 def _event_row(shop: Shop, event: dict, now: datetime) -> dict:
     row = {"shop_id": shop.id, "received_at": now}
     row.update(event)
@@ -393,14 +403,7 @@ def erase_visitor(*, shop: Shop, visitor_id: str) -> dict | None:
     so revenue totals do not change. The active model stops using what it learnt of them, and of
     the customer they identified as, until a version trained without it replaces it. None when
     nothing was stored about them."""
-    users = {"v:" + visitor_id} | {
-        "c:" + customer_id
-        for customer_id in Event.objects.for_shop(shop)
-        .filter(visitor_id=visitor_id)
-        .exclude(customer_id="")
-        .values_list("customer_id", flat=True)
-        .distinct()
-    }
+    users = _model_users(shop, visitor_id)
     events, _ = Event.objects.for_shop(shop).filter(visitor_id=visitor_id).delete()
     visitors, _ = Visitor.objects.for_shop(shop).filter(visitor_id=visitor_id).delete()
     orders = Order.objects.for_shop(shop).filter(visitor_id=visitor_id).update(visitor_id="", customer_id="")
