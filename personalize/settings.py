@@ -134,6 +134,9 @@ if REDIS_URL:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "pz"),
+            # redis-py waits forever by default: a hung Redis would hold every web worker. With a
+            # bound, the paths that can do without the cache (collect) go on (lib/cache.py).
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 2},
         }
     }
     CHANNEL_LAYERS = {

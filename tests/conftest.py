@@ -3,14 +3,17 @@
 Every endpoint gets a cross-tenant test with these: Charlie's user or keys must see a 404.
 """
 
+import socket
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from personalize.celery import app as celery_app
+from personalize.lib import cache as batch_cache
 from personalize.shops.models import Membership
 from personalize.shops.services import create_shop, forget_cached_site_keys, issue_secret_key
-from tests.factories import make_user
+from tests.factories import make_user, redis_cache_at
 
 
 @pytest.fixture(autouse=True)
@@ -37,6 +40,17 @@ def _fresh_caches():
     forget_cached_site_keys()
     yield
     cache.clear()
+    batch_cache.mend()  # a test that broke the cache must not leave its break to the next
+
+
+@pytest.fixture
+def cache_at_closed_port(settings):
+    """The cache pointed at a local port nothing listens on: every call is refused at once, as
+    when Redis is down."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    redis_cache_at(settings, port)
 
 
 @pytest.fixture

@@ -42,3 +42,15 @@ def make_event(type: str = "page_view", **fields) -> dict:
         )
     event.update(fields)
     return event
+
+
+def redis_cache_at(settings, port: int) -> None:
+    """Point the default cache (pytest-django's `settings`) at a Redis-protocol server on `port`,
+    with short socket timeouts."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.3},
+        }
+    }

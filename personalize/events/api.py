@@ -28,6 +28,7 @@ from personalize.events.services import (
     store_events,
 )
 from personalize.events.validation import validate_order
+from personalize.lib import cache as batch_cache
 from personalize.lib.http import json_error, plain_json_answer
 from personalize.shops.services import resolve_request_shop
 from personalize.shops.tenancy import ShopAPIView
@@ -112,10 +113,20 @@ class CollectView(APIView):
         if not events:
             return plain_json_answer(CollectResult().as_json(), origin=origin)
         prepared = prepare_events(shop=shop, batch=events)
-        # The budget and the batch's cache reads in one round trip; every event sent counts.
-        retry_after, cached = ratelimit.take_events(
-            shop_id=shop.id, limit=shop.collect_rate_limit, count=len(events), read=prepared.cache_keys
-        )
+        retry_after, cached = None, None
+        if batch_cache.available():
+            # The budget and the batch's cache reads in one round trip; every event sent counts.
+            try:
+                retry_after, cached = ratelimit.take_events(
+                    shop_id=shop.id,
+                    limit=shop.collect_rate_limit,
+                    count=len(events),
+                    read=prepared.cache_keys,
+                )
+            except batch_cache.ERRORS as exc:
+                # The limiter lives in the cache. Without it the batch is stored unthrottled: the
+                # events' record is PostgreSQL, and a shop's data outranks its rate.
+                batch_cache.broke(exc)
         if retry_after is not None:
             return json_error(
                 429,

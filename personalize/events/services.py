@@ -112,11 +112,12 @@ def prepare_events(*, shop: Shop, batch: list, received_at: datetime | None = No
 
 
 def store_events(prepared: PreparedBatch, *, cached: dict | None) -> CollectResult:
-    """Store a prepared batch. `cached`: the values of its `cache_keys` (None when the cache could
-    not be read: each reader then tries on its own)."""
+    """Store a prepared batch. `cached`: the values of its `cache_keys`, or None when the cache is
+    down: the batch is stored all the same (sessions derived afresh, every visitor row written) and
+    only the real-time state (sessions, visitor freshness, activity) is not kept."""
     shop, events, now, result = prepared.shop, prepared.events, prepared.now, prepared.result
-    sessions = _derive_sessions(shop, events, state=cached)
-    visitor_rows, fresh = _visitor_rows(shop, events, fresh=cached)
+    sessions = _derive_sessions(shop, events, state=cached or {})
+    visitor_rows, fresh = _visitor_rows(shop, events, fresh=cached or {})
     rows = [_event_row(shop, event, now) for event in events]
     touch = Then(
         Visitor,
@@ -160,13 +161,16 @@ def store_events(prepared: PreparedBatch, *, cached: dict | None) -> CollectResu
     }
     idle = settings.PZ_SESSION_IDLE_SECONDS
     activity = activity_change(shop=shop, events=new_events)
-    if connection.in_atomic_block:  # the caller's transaction: visitors are fresh once it commits
-        batch_cache.set_many((sessions, idle), change=activity)
-        transaction.on_commit(lambda: batch_cache.set_many((touched, VISITOR_TOUCH_SECONDS)))
+    if cached is None:
+        pass  # the cache is down: what it would keep is lost, the batch is stored
+    elif connection.in_atomic_block:  # the caller's transaction: visitors are fresh once it commits
+        _remember((sessions, idle), change=activity)
+        transaction.on_commit(lambda: _remember((touched, VISITOR_TOUCH_SECONDS)))
     else:  # committed already: one cache round trip for all three
-        batch_cache.set_many((sessions, idle), (touched, VISITOR_TOUCH_SECONDS), change=activity)
-    watched = None if cached is None else bool(cached.get(watch_key(shop.id)))
-    notify_collected(shop=shop, count=len(stored), watched=watched)  # the live feed; never raises
+        _remember((sessions, idle), (touched, VISITOR_TOUCH_SECONDS), change=activity)
+    # The live feed (never raises); with the cache down, whether anyone watches is unknown: no one.
+    watched = cached is not None and bool(cached.get(watch_key(shop.id)))
+    notify_collected(shop=shop, count=len(stored), watched=watched)
     result.accepted = len(stored)
     result.duplicates += len(events) - len(stored)
     return result
@@ -253,12 +257,23 @@ def _order_from_event(event: dict) -> OrderIn:
 
 
 def _read_cache(keys: list[str]) -> dict | None:
-    """The batch's cache reads in one round trip; None when the cache is down (each reader then
-    tries on its own, and reports)."""
+    """The batch's cache reads in one round trip; None when the cache is down."""
+    if not batch_cache.available():
+        return None
     try:
         return batch_cache.read_many(keys)
-    except Exception:  # noqa: BLE001 (reported by the readers that retry)
+    except batch_cache.ERRORS as exc:
+        batch_cache.broke(exc)
         return None
+
+
+def _remember(*groups: tuple[dict, int | None], change: batch_cache.AtomicChange | None = None) -> None:
+    """batch_cache.set_many after the batch is stored: a cache failure then loses only real-time
+    state, never the answer."""
+    try:
+        batch_cache.set_many(*groups, change=change)
+    except batch_cache.ERRORS as exc:
+        batch_cache.broke(exc)
 
 
 def _visitor_cache_key(shop: Shop, visitor_id: str) -> str:
@@ -269,7 +284,7 @@ def _session_cache_key(shop: Shop, visitor_id: str) -> str:
     return f"sess:{shop.id}:{visitor_id}"
 
 
-def _derive_sessions(shop: Shop, events: list[dict], state: dict | None = None) -> dict:
+def _derive_sessions(shop: Shop, events: list[dict], state: dict) -> dict:
     """Give events that came without a session_id the visitor's current one (30 min idle rule).
     `state`: the session keys read already. Returns the session state to store."""
     missing = [e for e in events if not e["session_id"]]
@@ -277,7 +292,7 @@ def _derive_sessions(shop: Shop, events: list[dict], state: dict | None = None) 
         return {}
     idle = settings.PZ_SESSION_IDLE_SECONDS
     keys = {_session_cache_key(shop, e["visitor_id"]) for e in missing}
-    state = dict(cache.get_many(keys) if state is None else {k: state[k] for k in keys if k in state})
+    state = {k: state[k] for k in keys if k in state}
     for event in sorted(missing, key=lambda e: e["ts"]):
         key = _session_cache_key(shop, event["visitor_id"])
         ts = event["ts"].timestamp()
@@ -297,7 +312,7 @@ _VISITOR_UPSERT = (
 )
 
 
-def _visitor_rows(shop: Shop, events: list[dict], fresh: dict | None = None) -> tuple[list[dict], dict]:
+def _visitor_rows(shop: Shop, events: list[dict], fresh: dict) -> tuple[list[dict], dict]:
     """The batch's visitor rows to upsert (first/last seen, customer id from identify), skipping the
     ones refreshed in the last few minutes whose customer id did not change, sorted by visitor id
     (concurrent upserts then lock rows in one order). `fresh`: the cache read already. Returns the
@@ -316,8 +331,6 @@ def _visitor_rows(shop: Shop, events: list[dict], fresh: dict | None = None) -> 
         seen["last"] = max(seen["last"], event["ts"])
         seen["customer"] = event["customer_id"] or seen["customer"]
     cache_keys = {_visitor_cache_key(shop, v): v for v in sorted(latest)}
-    if fresh is None:
-        fresh = cache.get_many(list(cache_keys))
     rows = [
         {
             "shop_id": shop.id,

@@ -11,14 +11,43 @@ on Redis; on the local-memory cache, which lives in one process, a function run 
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
-from redis.exceptions import NoScriptError
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import NoScriptError, RedisError
 
 log = logging.getLogger(__name__)
+
+# What an unreachable or failing cache raises: redis-py's own errors, django-redis's wrapper of
+# them, and the socket's.
+ERRORS = (RedisError, ConnectionInterrupted, OSError)
+# After a failure, callers that can do without the cache skip it for this long (per process): a
+# Redis that hangs then costs one socket timeout every few seconds, not one per request.
+BREAK_SECONDS = 5.0
+_broken_until = 0.0
+
+
+def available() -> bool:
+    """False for BREAK_SECONDS after `broke`: the cache is taken to be down."""
+    return time.monotonic() >= _broken_until
+
+
+def broke(exc: BaseException) -> None:
+    """Note that the cache failed (logged once per break, not once per request)."""
+    global _broken_until
+    if available():
+        log.warning("the cache is unreachable (%s); going on without it for %.0f s", exc, BREAK_SECONDS)
+    _broken_until = time.monotonic() + BREAK_SECONDS
+
+
+def mend() -> None:
+    """Forget a break (tests)."""
+    global _broken_until
+    _broken_until = 0.0
 
 
 class Script:

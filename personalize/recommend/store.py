@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from personalize.catalog.models import CATEGORY_SEPARATOR, Product
 from personalize.events.models import Event, OrderLine
+from personalize.lib import cache as batch_cache
 from personalize.recommend import artifacts as artifact_files
 from personalize.recommend import engine
 from personalize.recommend.features import feature_matrix
@@ -577,9 +578,20 @@ def _keys(shop_id: int) -> list[str]:
 
 def shop_view(shop: Shop, *, visitor_id: str = "") -> tuple[View, Activity]:
     """The shop's current state, reloading what changed, and the visitor's real-time activity
-    (fetched in the same cache round trip). No database query when nothing changed."""
-    values, activity = read_with_activity(_keys(shop.id), shop_id=shop.id, visitor_id=visitor_id)
+    (fetched in the same cache round trip). No database query when nothing changed.
+
+    With the cache down, a process that has the shop loaded serves that state, without the
+    session's activity (a cold process cannot tell which version is active: it raises)."""
     state, lock = _state_and_lock(shop.id)
+    if state.view is not None and not batch_cache.available():
+        return state.view, Activity()
+    try:
+        values, activity = read_with_activity(_keys(shop.id), shop_id=shop.id, visitor_id=visitor_id)
+    except batch_cache.ERRORS as exc:
+        if state.view is None:
+            raise
+        batch_cache.broke(exc)
+        return state.view, Activity()
     if not _is_current(state, values):
         with lock:
             if not _is_current(state, values):
