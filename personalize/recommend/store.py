@@ -588,9 +588,9 @@ def shop_view(shop: Shop, *, visitor_id: str = "") -> tuple[View, Activity]:
     try:
         values, activity = read_with_activity(_keys(shop.id), shop_id=shop.id, visitor_id=visitor_id)
     except batch_cache.ERRORS as exc:
+        batch_cache.broke(exc)
         if state.view is None:
             raise
-        batch_cache.broke(exc)
         return state.view, Activity()
     if not _is_current(state, values):
         with lock:
