@@ -9,7 +9,6 @@ never holds a lock on millions of rows or one huge transaction.
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db import transaction
 from django.utils import timezone
 
 from personalize.analytics.models import RangeStats, VisitorDay
@@ -41,13 +40,21 @@ def apply_retention(*, shop: Shop, now: datetime | None = None, chunk: int = CHU
     limit = cutoff(shop, now)
     if limit is None:
         return {"events_deleted": 0, "visitors_deleted": 0, "analytics_days_deleted": 0}
-    events = 0
-    old_events = Event.objects.for_shop(shop).filter(ts__lt=limit.moment)  # the (shop, ts) index
-    while ids := list(old_events.values_list("id", flat=True)[:chunk]):
-        events += Event.objects.for_shop(shop).filter(id__in=ids).delete()[0]
-    visitors, _ = Visitor.objects.for_shop(shop).filter(last_seen__lt=limit.moment).delete()
-    with transaction.atomic():
-        days, _ = VisitorDay.objects.for_shop(shop).filter(day__lt=limit.first_kept_day).delete()
-        if days:  # snapshots of ranges reaching back there summed the deleted rows in
-            RangeStats.objects.for_shop(shop).filter(start__lt=limit.first_kept_day).delete()
-    return {"events_deleted": events, "visitors_deleted": visitors, "analytics_days_deleted": days}
+    events = Event.objects.for_shop(shop).filter(ts__lt=limit.moment)  # along the (shop, ts) index
+    visitors = Visitor.objects.for_shop(shop).filter(last_seen__lt=limit.moment)
+    days = VisitorDay.objects.for_shop(shop).filter(day__lt=limit.first_kept_day)
+    gone = {
+        "events_deleted": _delete_in_chunks(events, chunk),
+        "visitors_deleted": _delete_in_chunks(visitors, chunk),
+        "analytics_days_deleted": _delete_in_chunks(days, chunk),
+    }
+    if gone["analytics_days_deleted"]:  # snapshots of ranges reaching back there summed them in
+        RangeStats.objects.for_shop(shop).filter(start__lt=limit.first_kept_day).delete()
+    return gone
+
+
+def _delete_in_chunks(rows, chunk: int) -> int:
+    deleted = 0
+    while ids := list(rows.values_list("id", flat=True)[:chunk]):
+        deleted += rows.filter(id__in=ids).delete()[0]
+    return deleted
