@@ -560,8 +560,12 @@ def _token(values: dict, key: str) -> str:
     value = values.get(key)
     if value is None:
         value = uuid.uuid4().hex
-        if not cache.add(key, value, timeout=None):
-            value = cache.get(key) or value
+        if batch_cache.available():
+            try:
+                if not cache.add(key, value, timeout=None):
+                    value = cache.get(key) or value
+            except batch_cache.ERRORS as exc:  # a token of this process's own until the cache is back
+                batch_cache.broke(exc)
         values[key] = value
     return value
 
@@ -580,23 +584,30 @@ def shop_view(shop: Shop, *, visitor_id: str = "") -> tuple[View, Activity]:
     """The shop's current state, reloading what changed, and the visitor's real-time activity
     (fetched in the same cache round trip). No database query when nothing changed.
 
-    With the cache down, a process that has the shop loaded serves that state, without the
-    session's activity (a cold process cannot tell which version is active: it raises)."""
+    With the cache down, the shop's state as this process last loaded it serves, without the
+    session's activity; a process that had not loaded it loads it from the database (tokens of
+    its own, replaced once the cache answers again)."""
     state, lock = _state_and_lock(shop.id)
-    if state.view is not None and not batch_cache.available():
-        return state.view, Activity()
     try:
+        if not batch_cache.available():
+            return _state_without_cache(shop, state, lock), Activity()
         values, activity = read_with_activity(_keys(shop.id), shop_id=shop.id, visitor_id=visitor_id)
     except batch_cache.ERRORS as exc:
         batch_cache.broke(exc)
-        if state.view is None:
-            raise
-        return state.view, Activity()
+        return _state_without_cache(shop, state, lock), Activity()
     if not _is_current(state, values):
         with lock:
             if not _is_current(state, values):
                 _refresh(shop, state, values)
     return state.view, activity
+
+
+def _state_without_cache(shop: Shop, state: ShopState, lock: threading.Lock) -> View:
+    if state.view is None:
+        with lock:
+            if state.view is None:
+                _refresh(shop, state, {})
+    return state.view
 
 
 def _is_current(state: ShopState, values: dict) -> bool:
@@ -659,8 +670,12 @@ def _refresh(shop: Shop, state: ShopState, values: dict) -> None:
         active = ModelVersion.objects.for_shop(shop).active().values_list("id", "artifact").first()
         model_token, artifact_path = (active[0], active[1]) if active else (0, "")
         # add, not set: an announcement racing with this read wins.
-        if not cache.add(model_key, model_token, timeout=ACTIVE_KEY_SECONDS):
-            model_token, artifact_path = cache.get(model_key, model_token), None
+        if batch_cache.available():
+            try:
+                if not cache.add(model_key, model_token, timeout=ACTIVE_KEY_SECONDS):
+                    model_token, artifact_path = cache.get(model_key, model_token), None
+            except batch_cache.ERRORS as exc:  # the database's answer serves meanwhile
+                batch_cache.broke(exc)
     ranker = old.ranker if old is not None else None
     retry = (
         bool(state.version_id)
@@ -771,10 +786,17 @@ def _held_event_trending(shop: Shop, view: View) -> "_EventTrending":
     held = state.event_trending
     if held is not None and held.expires > now and held.catalog is view.catalog:
         return held
-    ranked = cache.get(_trending_key(shop.id))
-    if ranked is None:
-        ranked = _query_event_trending(shop)
-        cache.set(_trending_key(shop.id), ranked, timeout=EVENT_TRENDING_SECONDS)
+    ranked = None
+    try:
+        if batch_cache.available():
+            ranked = cache.get(_trending_key(shop.id))
+        if ranked is None:
+            ranked = _query_event_trending(shop)
+            if batch_cache.available():
+                cache.set(_trending_key(shop.id), ranked, timeout=EVENT_TRENDING_SECONDS)
+    except batch_cache.ERRORS as exc:  # each process then queries its own, every few minutes
+        batch_cache.broke(exc)
+        ranked = ranked if ranked is not None else _query_event_trending(shop)
     index = view.catalog.index
     pairs = [(index[pid], score) for pid, score in ranked if pid in index]
     items = np.array([p[0] for p in pairs], dtype=np.int32)
