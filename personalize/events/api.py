@@ -113,20 +113,15 @@ class CollectView(APIView):
         if not events:
             return plain_json_answer(CollectResult().as_json(), origin=origin)
         prepared = prepare_events(shop=shop, batch=events)
-        retry_after, cached = None, None
-        if batch_cache.available():
-            # The budget and the batch's cache reads in one round trip; every event sent counts.
-            try:
-                retry_after, cached = ratelimit.take_events(
-                    shop_id=shop.id,
-                    limit=shop.collect_rate_limit,
-                    count=len(events),
-                    read=prepared.cache_keys,
-                )
-            except batch_cache.ERRORS as exc:
-                # The limiter lives in the cache. Without it the batch is stored unthrottled: the
-                # events' record is PostgreSQL, and a shop's data outranks its rate.
-                batch_cache.broke(exc)
+        # The budget and the batch's cache reads in one round trip; every event sent counts. The
+        # limiter lives in the cache: without it the batch is stored unthrottled (cached None), as
+        # the events' record is PostgreSQL and a shop's data outranks its rate.
+        retry_after, cached = batch_cache.attempt(
+            lambda: ratelimit.take_events(
+                shop_id=shop.id, limit=shop.collect_rate_limit, count=len(events), read=prepared.cache_keys
+            ),
+            default=(None, None),
+        )
         if retry_after is not None:
             return json_error(
                 429,
@@ -222,8 +217,8 @@ class VisitorView(ShopAPIView):
         summary="Erase a visitor's events and profile",
         description=(
             "Orders stay as anonymous sales (visitor and customer ids cleared), so revenue totals hold. "
-            "The active model stops using what it learnt of the visitor (and of the customer they "
-            "identified as) at once."
+            "The active model stops using what it learnt of the visitor (and of the customer ids they "
+            "identified as or ordered under) at once."
         ),
         responses={
             200: inline_serializer(

@@ -161,12 +161,11 @@ def store_events(prepared: PreparedBatch, *, cached: dict | None) -> CollectResu
     }
     idle = settings.PZ_SESSION_IDLE_SECONDS
     activity = activity_change(shop=shop, events=new_events)
-    if cached is None:
-        pass  # the cache is down: what it would keep is lost, the batch is stored
-    elif connection.in_atomic_block:  # the caller's transaction: visitors are fresh once it commits
+    # With the cache down (cached None) what it would keep is lost; the batch is stored all the same.
+    if cached is not None and connection.in_atomic_block:  # visitors are fresh once the caller commits
         _remember((sessions, idle), change=activity)
         transaction.on_commit(lambda: _remember((touched, VISITOR_TOUCH_SECONDS)))
-    else:  # committed already: one cache round trip for all three
+    elif cached is not None:  # committed already: one cache round trip for all three
         _remember((sessions, idle), (touched, VISITOR_TOUCH_SECONDS), change=activity)
     # The live feed (never raises); with the cache down, whether anyone watches is unknown: no one.
     watched = cached is not None and bool(cached.get(watch_key(shop.id)))
@@ -258,22 +257,13 @@ def _order_from_event(event: dict) -> OrderIn:
 
 def _read_cache(keys: list[str]) -> dict | None:
     """The batch's cache reads in one round trip; None when the cache is down."""
-    if not batch_cache.available():
-        return None
-    try:
-        return batch_cache.read_many(keys)
-    except batch_cache.ERRORS as exc:
-        batch_cache.broke(exc)
-        return None
+    return batch_cache.attempt(lambda: batch_cache.read_many(keys))
 
 
 def _remember(*groups: tuple[dict, int | None], change: batch_cache.AtomicChange | None = None) -> None:
     """batch_cache.set_many after the batch is stored: a cache failure then loses only real-time
     state, never the answer."""
-    try:
-        batch_cache.set_many(*groups, change=change)
-    except batch_cache.ERRORS as exc:
-        batch_cache.broke(exc)
+    batch_cache.attempt(lambda: batch_cache.set_many(*groups, change=change))
 
 
 def _visitor_cache_key(shop: Shop, visitor_id: str) -> str:
@@ -414,7 +404,8 @@ def export_visitor(*, shop: Shop, visitor_id: str) -> dict | None:
 def erase_visitor(*, shop: Shop, visitor_id: str) -> dict | None:
     """Delete a visitor's events, profile and analytics days; their orders stay as anonymous sales,
     so revenue totals do not change. The active model stops using what it learnt of them, and of
-    the customer they identified as, until a version trained without it replaces it. None when
+    the customer ids they identified as or ordered under, until a version trained without it
+    replaces it. None when
     nothing was stored about them."""
     users = _model_users(shop, visitor_id)
     events, _ = Event.objects.for_shop(shop).filter(visitor_id=visitor_id).delete()

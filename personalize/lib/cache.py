@@ -50,6 +50,18 @@ def mend() -> None:
     _broken_until = 0.0
 
 
+def attempt(call: Callable[[], Any], default: Any = None) -> Any:
+    """`call()` for a caller that can do without the cache: `default` during a break, and when the
+    call fails (which starts one)."""
+    if not available():
+        return default
+    try:
+        return call()
+    except ERRORS as exc:
+        broke(exc)
+        return default
+
+
 class Script:
     """A Lua script run by its SHA-1 (EVALSHA), so the body does not travel with every call."""
 

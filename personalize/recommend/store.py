@@ -559,14 +559,13 @@ def _token(values: dict, key: str) -> str:
     """The cache's token for `key`; a missing one (evicted, flushed) is replaced by a new token."""
     value = values.get(key)
     if value is None:
-        value = uuid.uuid4().hex
-        if batch_cache.available():
-            try:
-                if not cache.add(key, value, timeout=None):
-                    value = cache.get(key) or value
-            except batch_cache.ERRORS as exc:  # a token of this process's own until the cache is back
-                batch_cache.broke(exc)
-        values[key] = value
+        mine = uuid.uuid4().hex
+
+        def shared() -> str:
+            return mine if cache.add(key, mine, timeout=None) else cache.get(key) or mine
+
+        # with the cache down, a token of this process's own until it is back
+        value = values[key] = batch_cache.attempt(shared, default=mine)
     return value
 
 
@@ -588,13 +587,12 @@ def shop_view(shop: Shop, *, visitor_id: str = "") -> tuple[View, Activity]:
     session's activity; a process that had not loaded it loads it from the database (tokens of
     its own, replaced once the cache answers again)."""
     state, lock = _state_and_lock(shop.id)
-    try:
-        if not batch_cache.available():
-            return _state_without_cache(shop, state, lock), Activity()
-        values, activity = read_with_activity(_keys(shop.id), shop_id=shop.id, visitor_id=visitor_id)
-    except batch_cache.ERRORS as exc:
-        batch_cache.broke(exc)
+    read = batch_cache.attempt(
+        lambda: read_with_activity(_keys(shop.id), shop_id=shop.id, visitor_id=visitor_id)
+    )
+    if read is None:
         return _state_without_cache(shop, state, lock), Activity()
+    values, activity = read
     if not _is_current(state, values):
         with lock:
             if not _is_current(state, values):
@@ -669,13 +667,16 @@ def _refresh(shop: Shop, state: ShopState, values: dict) -> None:
     if model_token is None:
         active = ModelVersion.objects.for_shop(shop).active().values_list("id", "artifact").first()
         model_token, artifact_path = (active[0], active[1]) if active else (0, "")
-        # add, not set: an announcement racing with this read wins.
-        if batch_cache.available():
-            try:
-                if not cache.add(model_key, model_token, timeout=ACTIVE_KEY_SECONDS):
-                    model_token, artifact_path = cache.get(model_key, model_token), None
-            except batch_cache.ERRORS as exc:  # the database's answer serves meanwhile
-                batch_cache.broke(exc)
+        found = (model_token, artifact_path)
+
+        def announced() -> tuple:
+            # add, not set: an announcement racing with this read wins.
+            if cache.add(model_key, model_token, timeout=ACTIVE_KEY_SECONDS):
+                return found
+            return cache.get(model_key, model_token), None
+
+        # with the cache down, the database's answer serves meanwhile
+        model_token, artifact_path = batch_cache.attempt(announced, default=found)
     ranker = old.ranker if old is not None else None
     retry = (
         bool(state.version_id)
@@ -786,17 +787,11 @@ def _held_event_trending(shop: Shop, view: View) -> "_EventTrending":
     held = state.event_trending
     if held is not None and held.expires > now and held.catalog is view.catalog:
         return held
-    ranked = None
-    try:
-        if batch_cache.available():
-            ranked = cache.get(_trending_key(shop.id))
-        if ranked is None:
-            ranked = _query_event_trending(shop)
-            if batch_cache.available():
-                cache.set(_trending_key(shop.id), ranked, timeout=EVENT_TRENDING_SECONDS)
-    except batch_cache.ERRORS as exc:  # each process then queries its own, every few minutes
-        batch_cache.broke(exc)
-        ranked = ranked if ranked is not None else _query_event_trending(shop)
+    # Shared through the cache; with it down each process queries its own, every few minutes.
+    ranked = batch_cache.attempt(lambda: cache.get(_trending_key(shop.id)))
+    if ranked is None:
+        ranked = _query_event_trending(shop)
+        batch_cache.attempt(lambda: cache.set(_trending_key(shop.id), ranked, timeout=EVENT_TRENDING_SECONDS))
     index = view.catalog.index
     pairs = [(index[pid], score) for pid, score in ranked if pid in index]
     items = np.array([p[0] for p in pairs], dtype=np.int32)
